@@ -53,7 +53,7 @@ def format_table(rows: Sequence[dict], columns: Sequence[str], *, max_width: int
               for i, c in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v + " " * (w - display_width(v)) for v, w in zip(values, widths)).rstrip()
+        return "  ".join(v + " " * (w - display_width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
 
     out = [line(columns), line(["-" * w for w in widths])]
     out.extend(line(row) for row in cells)
