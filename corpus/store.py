@@ -164,6 +164,15 @@ class Store:
         row = self.conn.execute("SELECT * FROM pages WHERE url = ?", (url,)).fetchone()
         return self._page(row, with_html) if row else None
 
+    def find_page(self, url: str, *, with_html: bool = True) -> Page | None:
+        """A page by its canonical URL, else by the URL it was finally fetched from."""
+        page = self.get_page(url, with_html=with_html)
+        if page is None:
+            row = self.conn.execute("SELECT * FROM pages WHERE final_url = ? ORDER BY url LIMIT 1",
+                                    (url,)).fetchone()
+            page = self._page(row, with_html) if row else None
+        return page
+
     def iter_pages(self, *, site: str | None = None, with_html: bool = False) -> Iterator[Page]:
         sql, params = "SELECT * FROM pages", ()
         if site:
