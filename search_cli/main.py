@@ -19,7 +19,7 @@ from search_cli.options import AppContext
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("search_cli.commands.demo", "demo", "Crawl, index and search the bundled sample site."),
     "crawl": ("search_cli.commands.crawl", "crawl", "Crawl sites into the corpus (Scrapy)."),
-    "worker": ("search_cli.commands.crawl", "worker", "Run a distributed crawl worker on Redis."),
+    "worker": ("search_cli.commands.worker", "worker", "Run a distributed crawl worker on Redis."),
     "refresh": ("search_cli.commands.refresh", "refresh", "Re-crawl known sources; report changes."),
     "schedule": ("search_cli.commands.refresh", "schedule", "Print or install a refresh schedule."),
     "history": ("search_cli.commands.refresh", "history", "List past crawl/refresh/index runs."),
