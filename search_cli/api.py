@@ -15,7 +15,7 @@ Example::
     from search_cli.api import open_index
 
     with open_index("~/aesthetics-data") as index:
-        hits = index.search("filler necrosis", procedure="hyaluronic_acid_filler", since="2023")
+        hits = index.search("filler necrosis", procedure="hyaluronic-acid-filler", since="2023")
     pd.DataFrame(hits)
 """
 

@@ -49,7 +49,7 @@ def corpus_dir(data_dir: Path) -> Path:
         store.save_document(Document(
             id="zh1", url="beir:mini/zh1", site="beauty-journal.test",
             title="玻尿酸填充前要了解的几种风险", language="zh",
-            text="注射后常见的反应是局部肿胀和轻微淤青。", procedures=["hyaluronic_acid_filler"]))
+            text="注射后常见的反应是局部肿胀和轻微淤青。", procedures=["hyaluronic-acid-filler"]))
         store.save_document(Document(id="gone1", url="https://x.test/gone", title="Gone",
                                      text="Withdrawn article."))
         store.tombstone("gone1", when="2024-07-01T00:00:00+00:00")

@@ -279,7 +279,7 @@ Dates: YYYY-MM-DD, YYYY-MM or YYYY; --since/--until are inclusive.
 
 \b
 Example:
-  aesthetics search "filler necrosis" --procedure hyaluronic_acid_filler --since 2023
+  aesthetics search "filler necrosis" --procedure hyaluronic-acid-filler --since 2023
   aesthetics search "nose job swelling" --format json | jq '.hits[].url'
   aesthetics search 双眼皮 --lang zh --format csv > hits.csv
   aesthetics search --queries queries.jsonl --format trec --tag bm25 > run.trec
