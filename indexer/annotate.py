@@ -1,0 +1,237 @@
+"""Which procedures and which risks an article speaks of, and the sentences that tie them.
+
+The matcher works on tokens, not raw characters: English words are lower-cased and reduced by
+a small suffix stripper (plural, -ing, -ed, final -e), so "bruise", "bruised" and "bruising"
+are one form and word boundaries come for free; every Chinese character is its own token, so
+Chinese forms match without spaces. All surface forms of the vocabulary live in one token trie
+and the longest form wins at each position ("fat embolism" beats "embolism", "非手术隆鼻"
+style phrases beat their parts, ignore-phrases like "acne scars" swallow "scar").
+
+Precision over recall: a procedure named once in passing in a long article is kept in
+``mentions`` but not listed as one of the article's procedures (see ``_main_procedures``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corpus.models import Evidence
+from indexer.vocabulary import Vocabulary, load_vocabulary
+
+# Tunables for listing procedures (measured on tests/data/annotation_set.jsonl, see
+# bench/annotation.py): a procedure not named in the title is listed when it is among the
+# most mentioned, or mentioned at least MIN_MENTIONS times and at least MIN_SHARE of the top.
+MIN_MENTIONS = 2
+MIN_SHARE = 0.3
+MAX_EVIDENCE_PER_PAIR = 3  # example sentences kept per (procedure, risk)
+MAX_SENTENCE_CHARS = 400  # evidence longer than this is cut (a run-on "sentence" is a list)
+
+_IGNORE = "\0ignore"
+_END = "\0"
+_TOKEN_RE = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_PARAGRAPH_RE = re.compile(r"\n\s*\n|\n")
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
+# Cues that, right before a risk, say it does not happen ("leaves no scar", "不会过敏").
+_NEGATIONS = [("no",), ("without",), ("not",), ("never",), ("zero",), ("free", "of"),
+              ("不", "会"), ("没", "有"), ("无",), ("不",), ("未",)]
+_CONSONANTS = set("bdgkmnprt")  # doubled before -ing/-ed ("scarring"); not l, s, f, z ("swelling")
+
+
+def stem(word: str) -> str:
+    """A deliberately small English suffix stripper: both the vocabulary and the text go
+    through it, so it only has to be consistent, not linguistically right."""
+    if len(word) <= 3 or not word.isascii():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("ing") and len(word) >= 6:
+        word = _undouble(word[:-3])
+    elif word.endswith("ed") and not word.endswith("eed") and len(word) >= 5:
+        word = _undouble(word[:-2])
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) >= 4:
+        word = word[:-1]
+    if word.endswith("e") and len(word) >= 4:
+        word = word[:-1]
+    return word
+
+
+def _negated(toks: list[str], start: int) -> bool:
+    """True when the tokens right before ``start`` are a negation cue."""
+    return any(tuple(toks[max(0, start - len(cue)):start]) == cue for cue in _NEGATIONS)
+
+
+def _undouble(word: str) -> str:
+    if len(word) >= 3 and word[-1] == word[-2] and word[-1] in _CONSONANTS:
+        return word[:-1]
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """Stemmed tokens of ``text``: English words and single CJK characters."""
+    return [stem(t) for t in _TOKEN_RE.findall(text.lower())]
+
+
+@dataclass
+class Annotation:
+    """What the annotator found in one document (stored on ``corpus.Document``)."""
+
+    procedures: list[str] = field(default_factory=list)  # canonical ids, most mentioned first
+    risks: list[str] = field(default_factory=list)
+    mentions: dict[str, int] = field(default_factory=dict)  # id -> count (procedures and risks)
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass
+class _Sentence:
+    text: str
+    paragraph: int
+    procedures: list[str]
+    risks: list[str]
+
+
+class Annotator:
+    """Finds vocabulary terms in cleaned article text. Build once, call ``annotate`` per page."""
+
+    def __init__(self, vocabulary: Vocabulary):
+        self.vocabulary = vocabulary
+        self._trie: dict = {}
+        for phrase in vocabulary.ignore:
+            self._add(phrase, _IGNORE)
+        for term in vocabulary.terms():
+            for form in term.synonyms:
+                self._add(form, term.id)
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None) -> Annotator:
+        """An annotator over the built-in vocabulary merged with the data dir's own file."""
+        return cls(load_vocabulary(data_dir))
+
+    def _add(self, form: str, term_id: str) -> None:
+        toks = tokens(form)
+        if not toks:
+            return
+        node = self._trie
+        for tok in toks:
+            node = node.setdefault(tok, {})
+        # First registration wins on a clash: ignore-phrases, then procedures, then risks.
+        node.setdefault(_END, term_id)
+
+    def find(self, text: str) -> list[str]:
+        """Term ids mentioned in ``text``, in order of appearance.
+
+        Longest match first across the whole text, not just left to right: in "引起皮肤坏死"
+        the four-character "皮肤坏死" must win over the "起皮" that starts one character
+        earlier. A risk right after a negation ("no scarring", "不会过敏") is not a mention.
+        """
+        toks = tokens(text)
+        candidates = []
+        for i in range(len(toks)):
+            node, best, j = self._trie, None, i
+            while j < len(toks) and toks[j] in node:
+                node = node[toks[j]]
+                j += 1
+                if _END in node:
+                    best = (i, j, node[_END])
+            if best is not None:
+                candidates.append(best)
+        candidates.sort(key=lambda c: (c[0] - c[1], c[0]))
+        taken = [False] * len(toks)
+        chosen = []
+        for start, end, term_id in candidates:
+            if any(taken[start:end]):
+                continue
+            taken[start:end] = [True] * (end - start)
+            chosen.append((start, term_id))
+        chosen.sort()
+        procs = self.vocabulary.procedures
+        return [term_id for start, term_id in chosen
+                if term_id != _IGNORE and (term_id in procs or not _negated(toks, start))]
+
+    def annotate(self, text: str, title: str = "") -> Annotation:
+        """Procedures, risks, mention counts and risk evidence of one article."""
+        procs = self.vocabulary.procedures
+        sentences = list(self._sentences(text))
+        title_ids = self.find(title) if title else []
+        counts: Counter[str] = Counter(title_ids)
+        first_seen: dict[str, int] = {}
+        for tid in title_ids:
+            first_seen.setdefault(tid, -1)
+        for number, sentence in enumerate(sentences):
+            for tid in sentence.procedures + sentence.risks:
+                counts[tid] += 1
+                first_seen.setdefault(tid, number)
+
+        def order(ids: list[str]) -> list[str]:
+            return sorted(ids, key=lambda t: (-counts[t], first_seen[t], t))
+
+        proc_ids = [t for t in counts if t in procs]
+        main = self._main_procedures(proc_ids, counts, {t for t in title_ids if t in procs})
+        risks = order([t for t in counts if t not in procs])
+        return Annotation(
+            procedures=order(main), risks=risks, mentions=dict(sorted(counts.items())),
+            evidence=self._evidence(sentences, order(main)),
+        )
+
+    @staticmethod
+    def _main_procedures(ids: list[str], counts: Counter[str], in_title: set[str]) -> list[str]:
+        """The procedures an article is about, not every one it names.
+
+        A title naming procedures is the strongest signal; otherwise the most mentioned ones
+        count. Any other procedure needs repeated mentions and a fair share of the top count.
+        """
+        if not ids:
+            return []
+        top = max(counts[t] for t in ids)
+        keep = set(in_title) if in_title else {t for t in ids if counts[t] == top}
+        keep |= {t for t in ids if counts[t] >= max(MIN_MENTIONS, MIN_SHARE * top)}
+        return [t for t in ids if t in keep]
+
+    def _sentences(self, text: str):
+        procs = self.vocabulary.procedures
+        for number, paragraph in enumerate(p for p in _PARAGRAPH_RE.split(text) if p.strip()):
+            for raw in _SENTENCE_SPLIT_RE.split(paragraph):
+                sentence = " ".join(raw.split())
+                if not sentence:
+                    continue
+                ids = self.find(sentence)
+                yield _Sentence(
+                    text=sentence, paragraph=number,
+                    procedures=[t for t in ids if t in procs],
+                    risks=[t for t in ids if t not in procs],
+                )
+
+    @staticmethod
+    def _evidence(sentences: list[_Sentence], main: list[str]) -> list[Evidence]:
+        """Attach each risk sentence to the procedure it speaks of.
+
+        The procedure named in the same sentence wins; otherwise the nearest one named earlier
+        in the same paragraph; otherwise the article's main procedure.
+        """
+        out: list[Evidence] = []
+        kept: Counter[tuple[str, str]] = Counter()
+        last_proc: str | None = None
+        paragraph = -1
+        for sentence in sentences:
+            if sentence.paragraph != paragraph:
+                paragraph, last_proc = sentence.paragraph, None
+            if sentence.procedures:
+                last_proc = sentence.procedures[-1]
+            if not sentence.risks:
+                continue
+            targets = list(dict.fromkeys(sentence.procedures))
+            if not targets:
+                targets = [last_proc] if last_proc else main[:1]
+            text = sentence.text
+            if len(text) > MAX_SENTENCE_CHARS:
+                text = text[:MAX_SENTENCE_CHARS - 1].rstrip() + "…"
+            for proc in targets:
+                for risk in dict.fromkeys(sentence.risks):
+                    if kept[(proc, risk)] < MAX_EVIDENCE_PER_PAIR:
+                        kept[(proc, risk)] += 1
+                        out.append(Evidence(procedure=proc, risk=risk, sentence=text))
+        return out

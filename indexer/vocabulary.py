@@ -1,0 +1,247 @@
+"""The procedure and risk vocabulary: data in ``vocabulary.toml``, loaded and checked here.
+
+The vocabulary is what turns "nose job", "rhinoplasty" and "隆鼻" into one canonical id, so it
+lives as a data file editors can read and extend. A user file ``<data_dir>/vocabulary.toml``
+with the same layout merges over the built-in one; anything wrong in it is reported as a
+``BadInputError`` naming the file, the entry (with its line) and the field, because a typo in a
+vocabulary silently dropping a term would be much harder to notice than an error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as a package
+    import tomli as tomllib
+
+from corpus.errors import BadInputError
+from corpus.paths import USER_VOCABULARY_NAME
+
+BUILTIN_PATH = Path(__file__).with_name("vocabulary.toml")
+
+KINDS = {"procedures": "procedure", "risks": "risk"}
+GROUPS = (
+    "injectables", "energy/laser", "skin", "facial surgery", "body surgery", "breast", "hair",
+    "minimally invasive",
+)
+SEVERITIES = ("common", "serious", "rare-severe")
+_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_FIELDS = {
+    "procedure": {"name", "synonyms", "group", "areas", "enabled"},
+    "risk": {"name", "synonyms", "severity", "enabled"},
+}
+
+
+@dataclass
+class Term:
+    """One canonical procedure or risk and every way of writing it."""
+
+    id: str
+    name: str
+    kind: str  # "procedure" | "risk"
+    synonyms: list[str]  # every surface form (name included), English and Chinese
+    group: str | None = None  # procedures only
+    areas: list[str] = field(default_factory=list)
+    severity: str | None = None  # risks only: common | serious | rare-severe
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSON output (``vocab --format json``)."""
+        data = {"id": self.id, "name": self.name, "kind": self.kind, "synonyms": self.synonyms}
+        if self.kind == "procedure":
+            data.update(group=self.group, areas=self.areas)
+        else:
+            data["severity"] = self.severity
+        return data
+
+
+@dataclass
+class Vocabulary:
+    """All procedures and risks, with look-up by any surface form."""
+
+    procedures: dict[str, Term]
+    risks: dict[str, Term]
+    ignore: list[str] = field(default_factory=list)  # phrases the matcher consumes silently
+    _forms: dict[str, Term] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Procedures win a surface form shared with a risk: ids are looked up mostly as procedures.
+        for term in [*self.risks.values(), *self.procedures.values()]:
+            for form in [term.id, term.name, *term.synonyms]:
+                self._forms[_fold(form)] = term
+
+    def term(self, id: str) -> Term | None:
+        return self.procedures.get(id) or self.risks.get(id)
+
+    def terms(self) -> list[Term]:
+        return [*self.procedures.values(), *self.risks.values()]
+
+    def lookup(self, text: str) -> Term | None:
+        """The term whose id, name or any synonym is ``text`` (case and spacing ignored)."""
+        return self._forms.get(_fold(text))
+
+    def suggest(self, text: str, n: int = 3) -> list[str]:
+        """Ids of the terms closest to ``text``, for "did you mean ...?" messages."""
+        hits = difflib.get_close_matches(_fold(text), list(self._forms), n=n * 4, cutoff=0.6)
+        ids: list[str] = []
+        for hit in hits:
+            term_id = self._forms[hit].id
+            if term_id not in ids:
+                ids.append(term_id)
+        return ids[:n]
+
+    def synonym_groups(self) -> list[Term]:
+        """Every term, so the index can expand a query word into all its synonyms."""
+        return self.terms()
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.lower().replace("-", " ").split())
+
+
+# ---------------------------------------------------------------------------- loading
+_cache: dict[tuple[str, float | None], Vocabulary] = {}
+
+
+def load_vocabulary(data_dir: Path | None = None) -> Vocabulary:
+    """The built-in vocabulary, merged with ``<data_dir>/vocabulary.toml`` when it exists.
+
+    Cached per user-file path and modification time, so the crawler can ask for it per page
+    and an edited file is still picked up without a restart.
+    """
+    user = Path(data_dir) / USER_VOCABULARY_NAME if data_dir is not None else None
+    mtime = user.stat().st_mtime if user is not None and user.is_file() else None
+    key = (str(user) if mtime is not None else "", mtime)
+    if key not in _cache:
+        raw = _read(BUILTIN_PATH)
+        if mtime is not None:
+            raw = _merge(raw, _read(user), user)
+        _cache[key] = _build(raw, user or BUILTIN_PATH)
+    return _cache[key]
+
+
+def _read(path: Path) -> dict:
+    """Parse and validate one vocabulary file into ``{section: {id: entry}}`` plus ignore list."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read vocabulary file ({exc.strerror})") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInputError(f"{path}: invalid TOML: {exc}") from exc
+    lines = _entry_lines(text)
+    unknown = set(data) - {"procedures", "risks", "ignore"}
+    if unknown:
+        raise BadInputError(
+            f"{path}: unknown section [{sorted(unknown)[0]}]; expected [procedures.ID], "
+            "[risks.ID] or [ignore]")
+    out: dict = {"procedures": {}, "risks": {}, "ignore": []}
+    ignore = data.get("ignore", {})
+    phrases = ignore.get("phrases", []) if isinstance(ignore, dict) else None
+    if not _is_str_list(phrases):
+        raise BadInputError(f"{path}: [ignore] field 'phrases' must be a list of strings")
+    out["ignore"] = list(phrases)
+    for section, kind in KINDS.items():
+        entries = data.get(section, {})
+        if not isinstance(entries, dict):
+            raise BadInputError(f"{path}: '{section}' must be a table of [{section}.ID] entries")
+        for term_id, entry in entries.items():
+            where = f"{path}, line {lines.get((section, term_id), '?')}, [{section}.{term_id}]"
+            _check_entry(where, kind, term_id, entry)
+            out[section][term_id] = entry
+    return out
+
+
+def _check_entry(where: str, kind: str, term_id: str, entry: object) -> None:
+    if not _ID_RE.match(term_id):
+        raise BadInputError(f"{where}: id must be lower-case words joined by '-' (e.g. 'nose-job')")
+    if not isinstance(entry, dict):
+        raise BadInputError(f"{where}: must be a table with fields")
+    extra = set(entry) - _FIELDS[kind]
+    if extra:
+        raise BadInputError(
+            f"{where}: unknown field '{sorted(extra)[0]}' "
+            f"(allowed: {', '.join(sorted(_FIELDS[kind]))})")
+    if "name" in entry and (not isinstance(entry["name"], str) or not entry["name"].strip()):
+        raise BadInputError(f"{where}: field 'name' must be a non-empty string")
+    for key in ("synonyms", "areas"):
+        if key in entry and not _is_str_list(entry[key]):
+            raise BadInputError(f"{where}: field '{key}' must be a list of non-empty strings")
+    if "group" in entry and entry["group"] not in GROUPS:
+        raise BadInputError(
+            f"{where}: field 'group' is {entry['group']!r}; expected one of {', '.join(GROUPS)}")
+    if "severity" in entry and entry["severity"] not in SEVERITIES:
+        raise BadInputError(
+            f"{where}: field 'severity' is {entry['severity']!r}; "
+            f"expected one of {', '.join(SEVERITIES)}")
+    if "enabled" in entry and not isinstance(entry["enabled"], bool):
+        raise BadInputError(f"{where}: field 'enabled' must be true or false")
+
+
+def _is_str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+
+
+def _entry_lines(text: str) -> dict[tuple[str, str], int]:
+    """Line numbers of ``[section.id]`` headers, so errors can point editors at the entry."""
+    found = {}
+    header = re.compile(r'^\s*\[\s*(procedures|risks)\s*\.\s*"?([^\]"]+)"?\s*\]')
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = header.match(line)
+        if match:
+            found[(match.group(1), match.group(2).strip())] = number
+    return found
+
+
+def _merge(base: dict, user: dict, path: Path) -> dict:
+    """User entries override given fields of built-in ones and add their synonyms."""
+    merged = {"procedures": dict(base["procedures"]), "risks": dict(base["risks"]),
+              "ignore": [*base["ignore"], *user["ignore"]]}
+    for section in KINDS:
+        for term_id, entry in user[section].items():
+            other = "risks" if section == "procedures" else "procedures"
+            if term_id in merged[other]:
+                raise BadInputError(
+                    f"{path}: [{section}.{term_id}] reuses the id of a built-in "
+                    f"{KINDS[other]}; pick another id")
+            old = merged[section].get(term_id)
+            if old is None:
+                merged[section][term_id] = dict(entry)
+                continue
+            new = {**old, **entry}
+            new["synonyms"] = [*old.get("synonyms", []), *entry.get("synonyms", [])]
+            merged[section][term_id] = new
+    return merged
+
+
+def _build(raw: dict, path: Path) -> Vocabulary:
+    """Turn checked entries into Terms; new terms must have every required field."""
+    built: dict[str, dict[str, Term]] = {"procedures": {}, "risks": {}}
+    for section, kind in KINDS.items():
+        required = ("name", "group") if kind == "procedure" else ("name", "severity")
+        for term_id, entry in raw[section].items():
+            if not entry.get("enabled", True):
+                continue
+            for key in required:
+                if key not in entry:
+                    raise BadInputError(
+                        f"{path}: [{section}.{term_id}] is missing the required field '{key}'")
+            synonyms: list[str] = []
+            for form in [entry["name"], *entry.get("synonyms", [])]:
+                if form.strip() and form.strip().lower() not in {s.lower() for s in synonyms}:
+                    synonyms.append(form.strip())
+            built[section][term_id] = Term(
+                id=term_id, name=entry["name"], kind=kind, synonyms=synonyms,
+                group=entry.get("group") if kind == "procedure" else None,
+                areas=list(entry.get("areas", [])) if kind == "procedure" else [],
+                severity=entry.get("severity") if kind == "risk" else None,
+            )
+    return Vocabulary(procedures=built["procedures"], risks=built["risks"],
+                      ignore=list(raw["ignore"]))
