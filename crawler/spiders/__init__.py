@@ -1,0 +1,1 @@
+"""Spiders of the crawler project: one generic site spider drives every source."""

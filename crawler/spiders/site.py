@@ -1,0 +1,240 @@
+"""The generic article spider: start URLs, sitemaps (also from robots.txt), links.
+
+It decides what a response *is* (a page to store, a noindex page, a not-modified answer, an
+error) and which links to follow; what may be requested at all (scope, caps, traps, the
+frontier) is decided by the crawl context ``self.ctx`` so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import scrapy
+from parsel import Selector
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    StopDownload,
+)
+from scrapy.http import Request, Response
+from scrapy.utils.sitemap import Sitemap
+from twisted.python.failure import Failure
+from w3lib.html import get_base_url
+
+from crawler.charset import decode_html
+from crawler.items import PageItem
+from crawler.middlewares import SkipRequest
+from crawler.urls import canonicalize, is_http, netloc_of
+
+_SITEMAP_MAX_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed file
+
+
+def robots_directives(values: list[str]) -> set[str]:
+    """``noindex`` / ``nofollow`` / ``none`` from meta robots contents or X-Robots-Tag values
+    (a header value may be prefixed by a user agent: ``googlebot: noindex``)."""
+    found: set[str] = set()
+    for value in values:
+        for part in value.lower().split(","):
+            token = part.strip().rsplit(":", 1)[-1].strip()
+            if token == "none":
+                found.update({"noindex", "nofollow"})
+            elif token:
+                found.add(token)
+    return found
+
+
+class SiteSpider(scrapy.Spider):
+    """Crawls every source of a ``CrawlConfig``; state and policy live in ``self.ctx``."""
+
+    name = "site"
+
+    def __init__(self, ctx: Any = None, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.ctx = ctx
+
+    # ------------------------------------------------------------------ requests
+    def page_request(self, url: str, source: str, depth: int, *, revisit: bool = False) -> Request:
+        return Request(
+            url, callback=self.parse, errback=self.on_error, priority=-depth,
+            dont_filter=revisit,
+            meta={"kind": "page", "source": source, "depth": depth, "frontier_url": url,
+                  "revisit": revisit},
+        )
+
+    def _aux_request(self, url: str, source: str, kind: str) -> Request:
+        callback = self.parse_robots if kind == "robots" else self.parse_sitemap
+        return Request(url, callback=callback, errback=self.on_aux_error, priority=10,
+                       dont_filter=True,
+                       meta={"kind": kind, "source": source, "dont_obey_robotstxt": kind == "robots",
+                             "download_maxsize": _SITEMAP_MAX_BYTES})
+
+    async def start(self) -> AsyncIterator[Request]:
+        for request in self.initial_requests():
+            yield request
+
+    def initial_requests(self) -> Iterator[Request]:
+        ctx = self.ctx
+        for url, source in ctx.revisit_entries():
+            yield self.page_request(url, source, 0, revisit=True)
+        for url, source, depth in ctx.resume_entries():
+            yield self.page_request(url, source, depth)
+        for source in ctx.config.sources:
+            hosts: list[str] = []
+            for url in source.start_urls + source.sitemap_urls:
+                base = url.split("://", 1)[0] + "://" + netloc_of(url)
+                if base not in hosts:
+                    hosts.append(base)
+            for base in hosts:
+                yield self._aux_request(base + "/robots.txt", source.name, "robots")
+            for url in source.sitemap_urls:
+                yield self._aux_request(url, source.name, "sitemap")
+            for url, depth in ctx.register([(u, 0) for u in source.start_urls], source.name):
+                yield self.page_request(url, source.name, depth)
+
+    # ------------------------------------------------------------------ pages
+    def parse(self, response: Response) -> Iterator[Any]:
+        ctx = self.ctx
+        meta = response.meta
+        source, depth = meta["source"], int(meta.get("depth", 0))
+        ctx.response_seen(response, source)
+        common = {"site": source, "status": response.status, "final_url": response.url,
+                  "depth": depth, "aliases": self._aliases(response)}
+        if response.status == 304:
+            yield PageItem(url=meta["frontier_url"], not_modified=True, **common)
+            return
+        if response.status >= 300:
+            yield PageItem(url=meta["frontier_url"], **common)
+            return
+        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        html, charset = decode_html(response.body, ctype)
+        selector = Selector(text=html, type="html")
+        directives = robots_directives(
+            [v.decode("latin-1") for v in response.headers.getlist(b"X-Robots-Tag")]
+            + selector.xpath("//meta[translate(@name,'ROBTS','robts')='robots']/@content").getall())
+        if "noindex" in directives:
+            ctx.request_done(response.request, "skipped", "noindex")
+        else:
+            url = self._identity(response, selector, source)
+            yield PageItem(
+                url=url, html=html, charset=charset, content_type=ctype or None,
+                etag=_header(response, b"ETag"), last_modified=_header(response, b"Last-Modified"),
+                **{**common, "aliases": tuple(a for a in common["aliases"] + (meta["frontier_url"],)
+                                              if a != url)})
+        if "nofollow" in directives:
+            return
+        links = self._links(response, selector, html)
+        for url, link_depth in ctx.register([(u, depth + 1) for u in links], source):
+            yield self.page_request(url, source, link_depth)
+
+    def _aliases(self, response: Response) -> tuple[str, ...]:
+        urls = [canonicalize(u) for u in response.meta.get("redirect_urls", [])]
+        urls.append(canonicalize(response.url))
+        return tuple(dict.fromkeys(urls))
+
+    def _identity(self, response: Response, selector: Selector, source: str) -> str:
+        """The stored URL: the page's ``rel=canonical`` when it stays on the same site."""
+        own = canonicalize(response.url)
+        for href in selector.xpath(
+                "//link[contains(concat(' ', normalize-space(translate(@rel,'CANONICAL',"
+                "'canonical')), ' '), ' canonical ')]/@href").getall()[:1]:
+            candidate = canonicalize(href.strip(), base=response.url)
+            if is_http(candidate) and not self.ctx.out_of_scope(candidate, source):
+                return candidate
+        return own
+
+    def _links(self, response: Response, selector: Selector, html: str) -> list[str]:
+        base = get_base_url(html[:8192], response.url)
+        links: list[str] = []
+        for anchor in selector.xpath("//a[@href]"):
+            rel = (anchor.attrib.get("rel") or "").lower().split()
+            if "nofollow" in rel:
+                continue
+            href = anchor.attrib["href"].strip()
+            if not href or href.startswith("#"):
+                continue
+            low = href[:11].lower()
+            if low.startswith(("mailto:", "tel:", "javascript:", "data:", "sms:", "ftp:")):
+                continue
+            url = canonicalize(href, base=base)
+            if is_http(url):
+                links.append(url)
+        return list(dict.fromkeys(links))
+
+    def on_error(self, failure: Failure) -> None:
+        request = failure.request
+        exc = failure.value
+        if isinstance(exc, SkipRequest):
+            self.ctx.request_done(request, exc.state, exc.reason)
+        elif isinstance(exc, StopDownload):
+            ctype = exc.response.headers.get(b"Content-Type", b"").decode("latin-1")
+            self.ctx.request_done(request, "skipped", f"not HTML ({ctype.split(';')[0]})")
+        elif isinstance(exc, IgnoreRequest):
+            reason = str(exc) or type(exc).__name__
+            if "robots.txt" in reason:
+                self.ctx.request_done(request, "skipped", "disallowed by robots.txt")
+            else:
+                self.ctx.request_done(request, "failed", reason)
+        elif isinstance(exc, DownloadCancelledError):
+            self.ctx.request_done(request, "failed", f"too big: {exc}")
+        elif isinstance(exc, DownloadTimeoutError):
+            self.ctx.request_done(request, "failed", "timeout")
+        else:
+            self.ctx.request_done(request, "failed", f"{type(exc).__name__}: {exc}".strip())
+
+    # ------------------------------------------------------------------ robots & sitemaps
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        if response.status != 200:
+            return
+        from protego import Protego
+
+        try:
+            parser = Protego.parse(response.body.decode("utf-8", errors="replace"))
+        except Exception:  # noqa: BLE001 - a broken robots.txt just has no sitemaps for us
+            return
+        for url in parser.sitemaps:
+            url = canonicalize(url, base=response.url)
+            if is_http(url) and not self.ctx.out_of_scope(url, response.meta["source"]):
+                if self.ctx.sitemap_new(url):
+                    yield self._aux_request(url, response.meta["source"], "sitemap")
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        source = response.meta["source"]
+        if response.status != 200:
+            self.ctx.log_event("sitemap", response.url, f"HTTP {response.status}")
+            return
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                with gzip.GzipFile(fileobj=io.BytesIO(body)) as fh:
+                    body = fh.read(_SITEMAP_MAX_BYTES)
+            except (OSError, EOFError):
+                self.ctx.log_event("sitemap", response.url, "bad gzip")
+                return
+        try:
+            sitemap = Sitemap(body)
+        except Exception:  # noqa: BLE001 - lxml raises several types for garbage
+            self.ctx.log_event("sitemap", response.url, "not a sitemap")
+            return
+        locs = [canonicalize(entry["loc"].strip(), base=response.url)
+                for entry in sitemap if entry.get("loc")]
+        if sitemap.type == "sitemapindex":
+            for url in locs:
+                if is_http(url) and not self.ctx.out_of_scope(url, source) \
+                        and self.ctx.sitemap_new(url):
+                    yield self._aux_request(url, source, "sitemap")
+            return
+        for url, depth in self.ctx.register([(u, 0) for u in locs if is_http(u)], source):
+            yield self.page_request(url, source, depth)
+
+    def on_aux_error(self, failure: Failure) -> None:
+        self.ctx.log_event(failure.request.meta.get("kind", "aux"), failure.request.url,
+                           type(failure.value).__name__)
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
