@@ -1,0 +1,447 @@
+"""Page metadata from structured markup first, visible text second.
+
+Order of trust, everywhere: JSON-LD, then meta tags, then semantic elements (``<time>``,
+``rel=author``, breadcrumb lists), then patterns in the visible text, then the URL. Structured
+data is written for machines and rarely wrong; visible text is a fallback for the many
+Chinese portals that carry no markup at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from lxml.html import HtmlElement
+
+from indexer import boilerplate, dates
+
+_WS = re.compile(r"\s+")
+TITLE_SEPARATORS = re.compile(r"\s+[-|–—:·»]\s+|\s*[|_｜]\s*|\s+-\s*|\s*-\s+")
+ARTICLE_TYPES = {"article", "newsarticle", "blogposting", "report", "medicalwebpage",
+                 "scholarlyarticle", "techarticle", "reportagenewsarticle", "analysisnewsarticle",
+                 "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "posting",
+                 "socialmediaposting", "liveblogposting", "howto"}
+
+
+def squash(text: str | None) -> str:
+    return _WS.sub(" ", text or "").strip()
+
+
+def json_ld(tree: HtmlElement) -> list[dict]:
+    """Every JSON-LD object on the page, ``@graph`` flattened; broken blocks are skipped."""
+    found: list[dict] = []
+    for script in tree.iterfind(".//script[@type]"):
+        if "ld+json" not in (script.get("type") or "").lower():
+            continue
+        raw = (script.text or "").strip()
+        if not raw or len(raw) > 500_000:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        stack = [data]
+        while stack and len(found) < 200:
+            item = stack.pop(0)
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                found.append(item)
+                if isinstance(item.get("@graph"), list):
+                    stack.extend(item["@graph"])
+    return found
+
+
+def ld_types(item: dict) -> set[str]:
+    kind = item.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {str(k).lower() for k in kinds if k}
+
+
+def ld_article(items: list[dict]) -> dict | None:
+    for item in items:
+        if ld_types(item) & ARTICLE_TYPES:
+            return item
+    return None
+
+
+def ld_name(value: object) -> str | None:
+    """A name from a JSON-LD value that may be a string, an object or a list of either."""
+    if isinstance(value, list):
+        names = [n for n in (ld_name(v) for v in value) if n]
+        return ", ".join(dict.fromkeys(names)) or None
+    if isinstance(value, dict):
+        value = value.get("name")
+    if isinstance(value, str) and value.strip() and not value.startswith("http"):
+        return squash(value)
+    return None
+
+
+def meta_map(tree: HtmlElement) -> dict[str, str]:
+    """``<meta>`` content keyed by lowercased name/property/itemprop; the first one wins."""
+    out: dict[str, str] = {}
+    for meta in tree.iterfind(".//meta"):
+        content = meta.get("content")
+        if not content:
+            continue
+        for attr in ("property", "name", "itemprop", "http-equiv"):
+            key = meta.get(attr)
+            if key:
+                out.setdefault(key.strip().lower(), content.strip())
+    return out
+
+
+def first_meta(meta: dict[str, str], *keys: str) -> str | None:
+    for key in keys:
+        if meta.get(key):
+            return squash(meta[key])
+    return None
+
+
+def site_name_of(meta: dict[str, str], items: list[dict]) -> str | None:
+    name = first_meta(meta, "og:site_name", "application-name", "twitter:site:name")
+    if name:
+        return name
+    for item in items:
+        if "website" in ld_types(item) or "organization" in ld_types(item):
+            found = ld_name(item.get("name"))
+            if found:
+                return found
+    article = ld_article(items)
+    if article:
+        return ld_name(article.get("publisher"))
+    return None
+
+
+def text_of(el: HtmlElement) -> str:
+    try:
+        return squash(el.text_content())
+    except ValueError:
+        return ""
+
+
+def title_of(tree: HtmlElement, meta: dict[str, str], items: list[dict],
+             site_name: str | None) -> tuple[str, str | None]:
+    """(title, site name guessed from the ``<title>`` suffix when nothing else named it)."""
+    head_title = ""
+    node = tree.find(".//title")
+    if node is not None:
+        head_title = text_of(node)
+    h1s = [t for t in (text_of(h) for h in tree.iterfind(".//h1")) if t]
+    article = ld_article(items)
+    candidates = [
+        ld_name(article.get("headline")) if article else None,
+        first_meta(meta, "og:title", "twitter:title", "title", "headline"),
+    ]
+    # An h1 that the <title> starts with (or contains) is the article's own title.
+    for h1 in h1s:
+        if head_title and 2 < len(h1) < 300 and h1.lower() in head_title.lower():
+            candidates.insert(0, h1)
+            break
+    candidates += [head_title, h1s[0] if len(h1s) == 1 else None]
+    title = next((c for c in candidates if c), "")
+    title, guessed_site = strip_site_suffix(title, site_name, head_title)
+    if not site_name and not guessed_site and title and head_title.startswith(title):
+        rest = head_title[len(title):].strip(" -|–—:·»_｜")
+        if rest and len(rest) <= 60 and rest != head_title[len(title):].strip():
+            guessed_site = rest
+    return title, site_name or guessed_site
+
+
+def strip_site_suffix(title: str, site_name: str | None, head_title: str) -> tuple[str, str | None]:
+    """Remove " - Site Name" (or "Site | ") from a title; return the site part if one was cut."""
+    parts = [p for p in TITLE_SEPARATORS.split(title) if p.strip()]
+    if len(parts) < 2:
+        return title, None
+    norm = boilerplate._norm
+    if site_name:
+        site = norm(site_name)
+        kept = [p for p in parts if norm(p) != site and not (site and site in norm(p)
+                                                             and len(norm(p)) <= len(site) + 4)]
+        if kept and len(kept) < len(parts):
+            return _rejoin(title, kept), None
+    # No known site name: cut a trailing short part that the <title> also ends with.
+    last, first = parts[-1].strip(), parts[0].strip()
+    longest = max(parts, key=len)
+    if len(last) <= 40 and len(longest) > len(last) and head_title.endswith(last):
+        return _rejoin(title, parts[:-1]), last
+    if len(first) <= 30 and len(longest) > 2 * len(first) and head_title.startswith(first) \
+            and len(parts) == 2:
+        return parts[1].strip(), first
+    return title, None
+
+
+def _rejoin(title: str, kept: list[str]) -> str:
+    start = title.find(kept[0])
+    end = title.rfind(kept[-1]) + len(kept[-1])
+    return title[start:end].strip() if 0 <= start < end else " ".join(kept)
+
+
+_BYLINE = re.compile(r"^\s*(?:by|written\s+by|author|作者|文|撰文)\s*[:：]?\s*(.{2,60}?)\s*$",
+                     re.IGNORECASE)
+
+
+def author_of(tree: HtmlElement, meta: dict[str, str], items: list[dict]) -> str | None:
+    article = ld_article(items)
+    if article:
+        found = ld_name(article.get("author"))
+        if found:
+            return found
+    found = first_meta(meta, "author", "article:author", "dc.creator", "byl", "sailthru.author",
+                       "parsely-author")
+    if found and not found.startswith("http"):
+        return _clean_byline(found)
+    for xpath in (".//*[@rel='author']", ".//*[@itemprop='author']"):
+        for el in tree.iterfind(xpath):
+            text = text_of(el)
+            if 1 < len(text) <= 80:
+                return _clean_byline(text)
+    for el in tree.xpath(".//*[contains(@class,'author') or contains(@class,'byline')]")[:10]:
+        text = text_of(el)
+        if 1 < len(text) <= 60:
+            match = _BYLINE.match(text)
+            return _clean_byline(match[1] if match else text)
+    return None
+
+
+def _clean_byline(text: str) -> str | None:
+    text = re.sub(r"^(?:by|written by|作者)\s*[:：]?\s*", "", squash(text), flags=re.IGNORECASE)
+    return text or None
+
+
+def byline_in_lines(lines: list[str]) -> str | None:
+    """"By Jane Doe" / "作者：张三" in the first lines of the text."""
+    for line in lines[:8]:
+        match = _BYLINE.match(line)
+        if match and not dates.parse_date(match[1]):
+            name = re.split(r"\s*(?:[|,，]|\d{4}|发布|来源|时间)", match[1])[0].strip()
+            if 1 < len(name) <= 40:
+                return name
+    return None
+
+
+_LABELLED_AUTHOR = re.compile(
+    r"(?:作者|撰文|文/|author|written\s+by)\s*[:：]?\s*"
+    r"([\u4e00-\u9fff·]{2,12}|[A-Z][\w.'-]+(?:[ \t]+[A-Z][\w.'-]+){0,3})")
+
+
+def labelled_author(text: str) -> str | None:
+    """"作者：王医生" / "Author: Li Wei" in the visible text near the top of the page."""
+    match = _LABELLED_AUTHOR.search(text[:5000])
+    return match[1].strip() if match else None
+
+
+def dates_of(tree: HtmlElement, meta: dict[str, str], items: list[dict],
+             month_first: bool) -> tuple[str | None, str | None]:
+    """(published, modified) from JSON-LD, meta tags and ``<time>``; text and URL come later."""
+    published = modified = None
+    article = ld_article(items) or next((i for i in items if i.get("datePublished")), None)
+    if article:
+        published = dates.parse_date(str(article.get("datePublished") or ""))
+        modified = dates.parse_date(str(article.get("dateModified") or ""))
+    published = published or dates.parse_date(first_meta(
+        meta, "article:published_time", "og:published_time", "datepublished", "pubdate",
+        "publishdate", "publish-date", "publish_date", "date", "dc.date", "dc.date.issued",
+        "dcterms.created", "sailthru.date", "parsely-pub-date", "article.published", "pdate"))
+    modified = modified or dates.parse_date(first_meta(
+        meta, "article:modified_time", "og:updated_time", "datemodified", "last-modified",
+        "dcterms.modified", "lastmod"))
+    if not published:
+        for el in tree.iterfind(".//time"):
+            published = dates.parse_date(el.get("datetime") or text_of(el),
+                                         month_first=month_first)
+            if published:
+                break
+    return published, modified
+
+
+def language_of(tree: HtmlElement, meta: dict[str, str], items: list[dict]) -> str | None:
+    """Primary language subtag from markup (``zh-CN`` -> ``zh``), ``None`` if unmarked."""
+    raw = tree.get("lang") or tree.get("xml:lang") or first_meta(
+        meta, "content-language", "og:locale", "language", "dc.language")
+    if not raw:
+        article = ld_article(items)
+        raw = str(article.get("inLanguage") or "") if article else ""
+    code = re.split(r"[-_,;\s]", raw.strip().lower(), maxsplit=1)[0] if raw else ""
+    return code if re.fullmatch(r"[a-z]{2,3}", code) else None
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_LATIN = re.compile(r"[A-Za-z]")
+_EN_WORDS = re.compile(r"\b(?:the|and|of|to|is|in|that|for|with)\b", re.IGNORECASE)
+
+
+def detect_language(text: str) -> str | None:
+    """A cheap script-based guess for unmarked pages: CJK share, else English function words."""
+    sample = text[:5000]
+    if not sample.strip():
+        return None
+    cjk, kana, hangul = len(_CJK.findall(sample)), len(_KANA.findall(sample)), len(
+        _HANGUL.findall(sample))
+    latin = len(_LATIN.findall(sample))
+    letters = cjk + kana + hangul + latin or 1
+    if kana > 20 and (cjk + kana) / letters > 0.3:
+        return "ja"
+    if hangul / letters > 0.3:
+        return "ko"
+    if cjk / letters > 0.3:
+        return "zh"
+    words = len(sample.split()) or 1
+    if latin / letters > 0.8 and len(_EN_WORDS.findall(sample)) / words > 0.08:
+        return "en"
+    return None
+
+
+def canonical_of(tree: HtmlElement, meta: dict[str, str], url: str) -> str | None:
+    for link in tree.iterfind(".//link[@rel]"):
+        if link.get("rel", "").strip().lower() == "canonical" and link.get("href"):
+            return absolute(url, link.get("href"))
+    found = first_meta(meta, "og:url")
+    return absolute(url, found) if found else None
+
+
+def absolute(base: str, href: str | None) -> str | None:
+    href = (href or "").strip()
+    if not href or href.startswith(("javascript:", "mailto:", "#", "data:")):
+        return None
+    try:
+        return urljoin(base, href) if base else href
+    except ValueError:
+        return None
+
+
+def breadcrumb_of(tree: HtmlElement, items: list[dict]) -> list[str]:
+    """Crumbs from JSON-LD BreadcrumbList, a breadcrumb element, or a "Current location" line."""
+    for item in items:
+        if "breadcrumblist" in ld_types(item) and isinstance(item.get("itemListElement"), list):
+            def position(entry: object) -> float:
+                try:
+                    return float(entry.get("position", 0)) if isinstance(entry, dict) else 0.0
+                except (TypeError, ValueError):
+                    return 0.0
+
+            names = []
+            for entry in sorted(item["itemListElement"], key=position):
+                if isinstance(entry, dict):
+                    names.append(ld_name(entry.get("name")) or ld_name(entry.get("item")))
+            names = [n for n in names if n]
+            if names:
+                return names
+    for el in tree.xpath(
+            ".//*[contains(translate(@class,'BREADCRUMB','breadcrumb'),'breadcrumb') or "
+            "contains(translate(@id,'BREADCRUMB','breadcrumb'),'breadcrumb') or "
+            "@aria-label='breadcrumb' or @aria-label='Breadcrumb']")[:3]:
+        links = [text_of(a) for a in el.iterfind(".//a")]
+        links = [t for t in links if t]
+        full = text_of(el)
+        if links:
+            parts = boilerplate.crumbs_of(full) if boilerplate.is_breadcrumb_line(full) else []
+            if not parts or len(parts) < len(links):
+                parts = links
+                tail = full.rsplit(links[-1], 1)[-1] if links[-1] in full else ""
+                tail_parts = boilerplate.crumbs_of("x > " + tail)[1:] if tail.strip() else []
+                parts = links + tail_parts
+            return parts
+        if full:
+            return boilerplate.crumbs_of(full)
+    # A "Current location - ..." line printed as plain text near the top of the body.
+    for el in tree.xpath(".//body//*[self::div or self::p or self::span or self::li or self::td "
+                         "or self::section or self::nav]")[:400]:
+        own = squash(el.text or "")
+        if own and boilerplate.is_breadcrumb_line(own):
+            full = text_of(el)
+            if len(full) < 300:
+                return boilerplate.crumbs_of(full)
+    return []
+
+
+_PAGE_PARAMS = {"page", "p", "pg", "paged", "pagenum", "pageno", "page_no", "pn", "pagina"}
+_PATH_PAGE = re.compile(r"(?:/page/(\d{1,3})/?|[_-](\d{1,2})(\.s?html?))$", re.IGNORECASE)
+
+
+def page_key(url: str) -> tuple[str, str, int] | None:
+    """(URL as written, URL without its page number, page number), both normalised.
+
+    Page 1 when no number is written. The URL as written is kept because "article_7.html" may
+    be page 1 of its own article (id 7), not page 7 of "article.html".
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    number = 1
+    query, all_query = [], []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        all_query.append((key, value))
+        if key.lower() in _PAGE_PARAMS and value.isdigit() and len(value) < 5:
+            number = int(value)
+        else:
+            query.append((key, value))
+    path = parts.path
+    netloc = parts.netloc.lower()
+    written = urlunsplit((parts.scheme, netloc, path.rstrip("/"), urlencode(all_query), ""))
+    if number == 1:
+        match = _PATH_PAGE.search(path)
+        if match:
+            number = int(match[1] or match[2])
+            path = path[:match.start()] + (match[3] or "")
+    base = urlunsplit((parts.scheme, netloc, path.rstrip("/"), urlencode(query), ""))
+    return written, base, number
+
+
+def pagination_of(tree: HtmlElement, url: str) -> tuple[str | None, str | None]:
+    """(next, previous) part of a multi-page article: only links to the same article's pages.
+
+    A rel=next that points to another article (older blogs link adjacent posts that way) is
+    ignored, because a part must share the URL with its page number taken out.
+    """
+    here = page_key(url)
+    if here is None:
+        return None, None
+    written, base, number = here
+    nxt = prev = None
+    candidates: list[tuple[str, str]] = []
+    for el in tree.iterfind(".//link[@rel]"):
+        candidates.append((el.get("rel", "").lower(), el.get("href") or ""))
+    for el in tree.iterfind(".//a[@href]"):
+        candidates.append(((el.get("rel") or "").lower(), el.get("href") or ""))
+        if len(candidates) > 3000:
+            break
+    for rel, href in candidates:
+        target = absolute(url, href)
+        key = page_key(target) if target else None
+        if key is None or key[0] == written:
+            continue
+        t_written, t_base, t_number = key
+        is_next = (t_base == base and t_number == number + 1) or (
+            t_base == written and t_number == 2)
+        is_prev = number > 1 and ((t_base == base and t_number == number - 1)
+                                  or (number == 2 and t_written == base))
+        if is_next and (nxt is None or "next" in rel):
+            nxt = target
+        elif is_prev and (prev is None or "prev" in rel):
+            prev = target
+    return nxt, prev
+
+
+def description_of(meta: dict[str, str], items: list[dict]) -> str | None:
+    found = first_meta(meta, "description", "og:description", "twitter:description",
+                       "dc.description")
+    if found:
+        return found
+    article = ld_article(items)
+    return ld_name(article.get("description")) if article else None
+
+
+def section_of(meta: dict[str, str], items: list[dict]) -> str | None:
+    found = first_meta(meta, "article:section", "section", "category")
+    if found:
+        return found
+    article = ld_article(items)
+    value = article.get("articleSection") if article else None
+    if isinstance(value, list):
+        value = " / ".join(str(v) for v in value if v)
+    return squash(str(value)) if value else None
