@@ -61,8 +61,13 @@ def stem(word: str) -> str:
 
 
 def _negated(toks: list[str], start: int) -> bool:
-    """True when the tokens right before ``start`` are a negation cue."""
-    return any(tuple(toks[max(0, start - len(cue)):start]) == cue for cue in _NEGATIONS)
+    """True when a negation cue ends right before ``start`` ("leaves no scar"), or a
+    "no risk of" style cue ends a few tokens before it ("no risk of rejection or allergy")."""
+    if any(tuple(toks[max(0, start - len(cue)):start]) == cue for cue in _NEGATIONS):
+        return True
+    window = tuple(toks[max(0, start - _WIDE_WINDOW - _WIDE_CUE_MAX):start])
+    return any(window[i:i + len(cue)] == cue for cue in _WIDE_NEGATIONS
+               for i in range(len(window) - len(cue) + 1))
 
 
 def _undouble(word: str) -> str:
@@ -74,6 +79,13 @@ def _undouble(word: str) -> str:
 def tokens(text: str) -> list[str]:
     """Stemmed tokens of ``text``: English words and single CJK characters."""
     return [stem(t) for t in _TOKEN_RE.findall(text.lower())]
+
+
+_WIDE_NEGATIONS = [tuple(tokens(cue)) for cue in (
+    "no risk of", "no chance of", "no danger of", "without any", "without the risk of",
+    "不会出现", "没有出现", "不会引起", "不会导致", "不用担心", "无需担心")]
+_WIDE_WINDOW = 4  # tokens allowed between a wide cue and the risk it negates
+_WIDE_CUE_MAX = max(len(cue) for cue in _WIDE_NEGATIONS)
 
 
 @dataclass
