@@ -1,0 +1,251 @@
+"""Build and update the Whoosh index from the corpus (the corpus is the truth).
+
+Layout under ``corpus.paths.index_path(data_dir)``::
+
+    index/CURRENT        name of the live version directory (replaced atomically)
+    index/v000007/       a complete Whoosh index + dedup.npz (near-duplicate signatures)
+
+Why this shape:
+- A full rebuild writes a new version directory and only then points CURRENT at it
+  (write temp file, fsync, rename): a kill at any moment leaves CURRENT naming a complete
+  index, and a reader that opened the previous version keeps its files (the previous version
+  is deleted only by the swap after next).
+- An incremental run commits into the live version without merging segments. Whoosh writes
+  new segment files first and its table of contents last (temp + rename), so a kill during
+  commit leaves the previous table of contents in charge; with merging off, no file a
+  running reader holds is deleted. When segments pile up, the next run rebuilds instead.
+- One writer at a time, behind our own ``DataDirLock`` (Whoosh's own lock fails at once with
+  a bare LockError); a second writer waits ``wait`` seconds, then gets BusyError naming the holder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.writing import NO_MERGE
+
+from corpus.lock import DataDirLock
+from corpus.models import Document, utcnow
+from corpus.paths import index_path
+from corpus.store import Store
+from indexer.dedup import DupIndex
+from indexer.schema import build_schema
+
+POINTER = "CURRENT"
+VERSION_PREFIX = "v"
+MAX_SEGMENTS = 8       # more segments than this and the next update rebuilds (merged, faster)
+WRITER_MB = 256        # Whoosh's in-memory posting pool before it spills to disk (bounded RAM)
+
+
+@dataclass
+class IndexReport:
+    """What one index run did."""
+
+    added: int
+    updated: int
+    deleted: int
+    total: int
+    seconds: float
+    rebuilt: bool
+
+
+# ---------------------------------------------------------------------- layout
+def current_version(data_dir: Path) -> Path | None:
+    """The live index directory, or None if no complete index exists yet."""
+    root = index_path(Path(data_dir))
+    try:
+        name = (root / POINTER).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    path = root / name
+    if not name or not path.is_dir() or not whoosh_index.exists_in(str(path)):
+        return None
+    return path
+
+
+def _versions(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob(f"{VERSION_PREFIX}[0-9]*") if p.is_dir())
+
+
+def _next_version(root: Path) -> Path:
+    numbers = [int(p.name[len(VERSION_PREFIX):]) for p in _versions(root)
+               if p.name[len(VERSION_PREFIX):].isdigit()]
+    return root / f"{VERSION_PREFIX}{max(numbers, default=0) + 1:06d}"
+
+
+def _point_at(root: Path, version: Path) -> None:
+    """Atomically make ``version`` the live index."""
+    tmp = root / f".{POINTER}.{os.getpid()}.tmp"
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(version.name + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, root / POINTER)
+    dir_fd = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _prune_versions(root: Path, keep: list[Path]) -> None:
+    """Delete version dirs other than ``keep`` (the live one and the one just replaced)."""
+    names = {p.name for p in keep if p is not None}
+    for path in _versions(root):
+        if path.name not in names:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------- documents
+def _published(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def index_fields(doc: Document) -> dict:
+    """The Whoosh fields of one document (empty values left out: nothing to match)."""
+    fields = {
+        "id": doc.id, "url": doc.url, "site": (doc.site or "").lower(), "title": doc.title, "text": doc.text,
+        "category": doc.category, "procedure": ",".join(doc.procedures),
+        "risk": ",".join(doc.risks), "lang": (doc.language or "").lower(), "published": _published(doc.published),
+        "content_hash": doc.content_hash, "group": doc.dup_group or doc.id,
+    }
+    return {k: v for k, v in fields.items() if v not in (None, "")}
+
+
+# ---------------------------------------------------------------------- entry point
+def update_index(data_dir: Path, *, rebuild: bool = False,
+                 progress: Callable[[str], None] | None = None,
+                 wait: float = 10.0) -> IndexReport:
+    """Bring the index up to date with the corpus; ``rebuild`` builds afresh and swaps.
+
+    Near-duplicate groups of new or changed documents are computed first and saved to the
+    corpus, so the index stores each document's group and search can fold copies together.
+    """
+    data_dir = Path(data_dir)
+    say = progress or (lambda _message: None)
+    started = time.monotonic()
+    with DataDirLock(data_dir, "index", wait=wait, command="aesthetics index"):
+        with Store.open(data_dir, create=False) as store:
+            run = store.start_run("index", {"rebuild": rebuild})
+            try:
+                report = _update(store, data_dir, rebuild, say, started)
+            except BaseException:
+                store.finish_run(run, "failed")
+                raise
+            run.counts = {"added": report.added, "updated": report.updated,
+                          "deleted": report.deleted, "total": report.total}
+            run.details["rebuilt"] = report.rebuilt
+            store.finish_run(run)
+    return report
+
+
+def _mark_time() -> str:
+    """indexed_at for this run: its start, taken before any document is read, so a document
+    saved while the run goes on keeps ``updated_at > indexed_at`` and is indexed next time."""
+    return utcnow()
+
+
+def _update(store: Store, data_dir: Path, rebuild: bool, say: Callable[[str], None],
+            started: float) -> IndexReport:
+    root = index_path(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    live = current_version(data_dir)
+    if live is not None and not rebuild:
+        ix = whoosh_index.open_dir(str(live))
+        if len(ix._segments()) > MAX_SEGMENTS:
+            say(f"index has {len(ix._segments())} segments: rebuilding")
+            rebuild = True
+        else:
+            return _incremental(store, ix, live, say, started)
+    return _rebuild(store, root, live, say, started)
+
+
+def _incremental(store: Store, ix, live: Path, say: Callable[[str], None],
+                 started: float) -> IndexReport:
+    when = _mark_time()
+    dup = DupIndex.load(live)
+    pending = 0
+
+    def changes() -> Iterator[tuple[str, str | None]]:
+        nonlocal pending
+        for doc in store.documents_to_index():
+            pending += 1
+            yield doc.id, None if doc.deleted else doc.text
+
+    say("finding near-duplicates")
+    store.set_dup_groups(dup.update(changes()))
+    added = updated = deleted = 0
+    ids: list[str] = []
+    if pending:
+        with ix.searcher() as searcher:
+            writer = ix.writer(limitmb=WRITER_MB)
+            try:
+                for doc in store.documents_to_index():
+                    known = searcher.document_number(id=doc.id) is not None
+                    if doc.deleted:
+                        writer.delete_by_term("id", doc.id)
+                        deleted += known
+                    else:
+                        writer.update_document(**index_fields(doc))
+                        updated += known
+                        added += not known
+                    ids.append(doc.id)
+                    if len(ids) % 1000 == 0:
+                        say(f"indexed {len(ids)} documents")
+                say("committing")
+                writer.commit(mergetype=NO_MERGE)
+            except BaseException:
+                writer.cancel()
+                raise
+    dup.save(live)
+    store.mark_indexed(ids, when=when)
+    total = whoosh_index.open_dir(str(live)).doc_count()
+    return IndexReport(added, updated, deleted, total, time.monotonic() - started, False)
+
+
+def _rebuild(store: Store, root: Path, live: Path | None, say: Callable[[str], None],
+             started: float) -> IndexReport:
+    when = _mark_time()
+    say("finding near-duplicates")
+    dup = DupIndex()
+    store.set_dup_groups(dup.update((doc.id, doc.text) for doc in store.iter_documents()))
+    target = _next_version(root)
+    target.mkdir()
+    ix = whoosh_index.create_in(str(target), build_schema())
+    writer = ix.writer(limitmb=WRITER_MB)
+    added = deleted = 0
+    ids: list[str] = []
+    try:
+        for doc in store.iter_documents(include_deleted=True):
+            ids.append(doc.id)
+            if doc.deleted:
+                deleted += doc.indexed_at is None or doc.indexed_at < (doc.updated_at or "")
+                continue
+            writer.add_document(**index_fields(doc))
+            added += 1
+            if added % 1000 == 0:
+                say(f"indexed {added} documents")
+        say("committing")
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    dup.save(target)
+    say("swapping in the new index")
+    _point_at(root, target)
+    _prune_versions(root, [target, live])
+    store.mark_indexed(ids, when=when)
+    return IndexReport(added, 0, deleted, ix.doc_count(), time.monotonic() - started, True)

@@ -1,0 +1,78 @@
+"""Ranking parameters and the pure scoring helpers behind them.
+
+Every number here was chosen by measurement on the dev/train splits of NFCorpus, SciFact and
+MED (``python bench/ir.py``; results in bench/RESULTS.md), never on the held-out test splits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from whoosh import scoring
+
+
+@dataclass(frozen=True)
+class RankParams:
+    """Tunables of BM25F and query construction (defaults = the measured best)."""
+
+    k1: float = 1.2          # term-frequency saturation
+    b: float = 0.75          # length normalisation of the text field
+    title_b: float = 0.75    # length normalisation of the title field
+    title_weight: float = 1.0  # a title match counts this much relative to a text match
+    text_weight: float = 1.0
+    expansion_weight: float = 0.5  # synonym expansions count less than the user's own words
+    max_expansions: int = 6        # synonym surface forms added per matched vocabulary term
+    max_query_terms: int = 0       # 0 = keep all; else keep the rarest N terms of long queries
+    coord: float = 0.0             # coordination bonus scale (0 = off; disables block-max)
+
+    def with_(self, **changes) -> RankParams:
+        return replace(self, **changes)
+
+
+DEFAULT = RankParams()
+
+
+def weighting(params: RankParams = DEFAULT) -> scoring.BM25F:
+    """Whoosh's BM25F with our k1/b and a separate b for the (short) title field."""
+    return scoring.BM25F(B=params.b, K1=params.k1, title_B=params.title_b)
+
+
+def bm25_term(idf: float, tf: float, field_len: float, avg_len: float, k1: float, b: float) -> float:
+    """One term's BM25 contribution: ``idf * tf (k1+1) / (tf + k1 (1 - b + b len/avg))``.
+
+    The same formula Whoosh applies per field; kept here so tests can check our parameter
+    choices behave as intended (saturation with k1, length penalty with b) without an index.
+    """
+    if tf <= 0:
+        return 0.0
+    norm = k1 * ((1 - b) + b * field_len / avg_len) if avg_len > 0 else k1
+    return idf * tf * (k1 + 1) / (tf + norm)
+
+
+def idf(doc_freq: int, doc_count: int) -> float:
+    """BM25 idf as Whoosh computes it (``log(N/(df+1)) + 1``): always positive."""
+    return math.log(doc_count / (doc_freq + 1)) + 1
+
+
+def prune_terms(terms: list[str], doc_freqs: dict[str, int], keep: int) -> list[str]:
+    """Keep the ``keep`` rarest terms of a long query (ties by first occurrence).
+
+    Sentence-length queries spend most of their time in the postings of common words, which
+    barely move the ranking; dropping them bounds latency.
+    """
+    if keep <= 0 or len(terms) <= keep:
+        return terms
+    order = {t: i for i, t in reversed(list(enumerate(terms)))}
+    ranked = sorted(set(terms), key=lambda t: (doc_freqs.get(t, 0), order[t]))[:keep]
+    chosen = set(ranked)
+    return [t for t in dict.fromkeys(terms) if t in chosen]
+
+
+def tie_sorted(scored: Iterable[tuple[float, str]]) -> list[tuple[float, str]]:
+    """Order (score, doc id) by score descending, ties by doc id: runs must be deterministic.
+
+    Scores are rounded to 1e-9 first so float noise from summation order cannot reorder ties.
+    """
+    return sorted(scored, key=lambda sd: (-round(sd[0], 9), sd[1]))

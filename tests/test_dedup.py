@@ -1,0 +1,113 @@
+"""Near-duplicate detection on our own fixtures: copies group, different articles do not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from corpus import Document, Store
+from indexer import dedup
+from indexer.build import update_index
+from indexer.dedup import DupIndex, shingles, signature, similarity
+
+ARTICLE = (
+    "Most people return to desk work about ten days after rhinoplasty, once the external "
+    "splint comes off. The first week is the hardest: the nose is blocked, the cheeks and "
+    "eyelids may be bruised, and sleeping upright on two pillows keeps the swelling down. "
+    "Surgeons usually ask patients to skip aspirin and fish oil for two weeks before the "
+    "operation, because both thin the blood and make bruising worse. Gentle saline sprays "
+    "clear crusts from the nostrils; blowing the nose is off limits for at least a fortnight. "
+    "Light walks are encouraged from the second day, but running, swimming and contact sports "
+    "wait for six weeks. The tip of the nose stays numb and slightly swollen for months, and "
+    "the final shape only settles after a full year, which is why revision surgery is never "
+    "planned before then. Glasses should rest on the cheeks or be taped to the forehead for "
+    "the first month so that their weight does not press on the healing bones."
+)
+SAME_PROCEDURE = (
+    "Choosing a rhinoplasty surgeon starts with photographs: ask to see results in noses like "
+    "yours, taken from the same angles and under the same light. A consultation should cover "
+    "what you dislike about your nose, whether breathing is a problem, and what the bones and "
+    "cartilage allow. Open rhinoplasty uses a small cut across the columella and gives the "
+    "surgeon a direct view; closed rhinoplasty keeps every incision inside the nostrils. "
+    "Neither is better in general. Ask how many operations the surgeon performs in a year, "
+    "which hospital they operate in, who gives the anaesthetic, and what a revision would "
+    "cost if one were needed. Computer morphing can help you talk about goals, but it is not "
+    "a promise. Be wary of clinics that push a date before you have had time to think, offer "
+    "discounts for booking on the day, or do not mention risks such as breathing difficulty, "
+    "asymmetry and a need for further surgery."
+)
+BOILER_A = ("Home | Procedures | Prices | Book a consultation. Sign up for our newsletter and "
+            "get the latest beauty news every week. ")
+BOILER_B = (" Related reading: ten questions to ask at your first visit. Share this article "
+            "on social media. Copyright Glow Portal, all rights reserved. Cookie settings.")
+NOTE = ("Editor's note: this piece is republished from a partner clinic's blog with "
+        "permission; prices quoted there may have changed since it was written. ")
+
+
+def test_thresholds_measured_on_fixtures() -> None:
+    """The exact Jaccard of shingle sets, and the MinHash estimates, on either side of 0.5."""
+    def jaccard(a: str, b: str) -> float:
+        x, y = shingles(a), shingles(b)
+        return len(x & y) / len(x | y)
+
+    boilerplate = BOILER_A + ARTICLE + BOILER_B
+    noted = NOTE + ARTICLE
+    assert jaccard(ARTICLE, boilerplate) > 0.7
+    assert jaccard(ARTICLE, noted) > 0.8
+    assert jaccard(ARTICLE, SAME_PROCEDURE) < 0.05
+    sig = signature(ARTICLE)
+    assert similarity(sig, signature(boilerplate)) >= dedup.THRESHOLD
+    assert similarity(sig, signature(noted)) >= dedup.THRESHOLD
+    assert similarity(sig, signature(SAME_PROCEDURE)) < dedup.THRESHOLD / 2
+    assert signature("far too short") is None  # stubs never group
+
+
+def test_groups_are_components_with_the_smallest_id() -> None:
+    dup = DupIndex()
+    groups = dup.update([("m-orig", ARTICLE), ("k-copy", BOILER_A + ARTICLE + BOILER_B),
+                         ("z-note", NOTE + ARTICLE), ("b-other", SAME_PROCEDURE)])
+    assert groups == {"k-copy": "k-copy", "m-orig": "k-copy", "z-note": "k-copy",
+                      "b-other": None}
+    # A copy rewritten into a different article leaves the group; the rest stay together.
+    groups = dup.update([("k-copy", SAME_PROCEDURE + " Updated.")])
+    assert groups["m-orig"] == groups["z-note"] == "m-orig"
+    assert groups["k-copy"] == groups["b-other"] == "b-other"
+    # Deleting documents dissolves what is left alone.
+    groups = dup.update([("z-note", None), ("b-other", None)])
+    assert groups["m-orig"] is None and groups["k-copy"] is None
+
+
+def test_state_round_trips_through_disk(tmp_path: Path) -> None:
+    dup = DupIndex()
+    dup.update([("a", ARTICLE), ("b", NOTE + ARTICLE)])
+    dup.save(tmp_path)
+    again = DupIndex.load(tmp_path)
+    assert again.groups == {"a": "a", "b": "a"}
+    assert set(again.sigs) == {"a", "b"}
+    assert again.update([("c", BOILER_A + ARTICLE)])["c"] == "a"
+    (tmp_path / dedup.STATE_FILE).write_bytes(b"garbage")
+    assert DupIndex.load(tmp_path).sigs == {}  # unreadable state: start over, no crash
+
+
+def test_update_index_stores_groups_in_corpus_and_index(data_dir: Path) -> None:
+    docs = [Document(id="p1", url="https://a.example/recovery", text=ARTICLE, site="a.example"),
+            Document(id="p2", url="https://b.example/choosing", text=SAME_PROCEDURE,
+                     site="b.example")]
+    with Store.open(data_dir) as store:
+        for doc in docs:
+            store.save_document(doc)
+    update_index(data_dir)
+    with Store.open(data_dir) as store:  # a syndicated copy arrives later
+        store.save_document(Document(id="p0", url="https://c.example/copy",
+                                     text=BOILER_A + ARTICLE + BOILER_B, site="c.example"))
+    update_index(data_dir)
+    with Store.open(data_dir) as store:
+        groups = {d.id: d.dup_group for d in store.iter_documents()}
+        stats = store.stats()["duplicate_groups"]
+    assert groups == {"p0": "p0", "p1": "p0", "p2": None}
+    assert stats["groups"] == 1 and stats["documents"] == 2
+    from indexer.search import Searcher, SearchRequest
+
+    with Searcher(data_dir) as searcher:
+        hits = searcher.search(SearchRequest("splint pillows")).hits
+    assert [h.id for h in hits] == ["p0"] or [h.id for h in hits] == ["p1"]
+    assert len(hits[0].also_at) == 1
