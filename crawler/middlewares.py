@@ -49,7 +49,7 @@ class ScopeMiddleware:
 
     def process_request(self, request: Request) -> None:
         ctx = _ctx(self.crawler)
-        if ctx is None or request.meta.get("kind", "page") != "page":
+        if ctx is None or request.meta.get("kind") != "page":
             return None
         reason = ctx.out_of_scope(canonicalize(request.url), request.meta.get("source"))
         if reason:
@@ -57,7 +57,7 @@ class ScopeMiddleware:
         return None
 
     def headers_received(self, headers, body_length: int, request: Request, spider) -> None:
-        if request.meta.get("kind", "page") != "page":
+        if request.meta.get("kind") != "page":
             return
         raw = headers.get(b"Content-Type") or b""
         ctype = raw.decode("latin-1").split(";", 1)[0].strip().lower()
@@ -79,7 +79,7 @@ class ConditionalGetMiddleware:
 
     def process_request(self, request: Request) -> None:
         ctx = _ctx(self.crawler)
-        if ctx is None or not ctx.conditional or request.meta.get("kind", "page") != "page":
+        if ctx is None or not ctx.conditional or request.meta.get("kind") != "page":
             return None
         if "conditional_checked" in request.meta:
             return None
@@ -123,7 +123,7 @@ class FrontierDupeFilter:
     def request_seen(self, request: Request) -> bool:
         chain = request.meta.get("redirect_urls")
         ctx = _ctx(self.crawler) if self.crawler else None
-        if not chain or ctx is None or request.meta.get("kind", "page") != "page":
+        if not chain or ctx is None or request.meta.get("kind") != "page":
             return False
         target = canonicalize(request.url)
         if target in {canonicalize(u) for u in chain}:
