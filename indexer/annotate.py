@@ -27,10 +27,13 @@ from indexer.vocabulary import Vocabulary, load_vocabulary
 MIN_MENTIONS = 2
 MIN_SHARE = 0.3
 MAX_EVIDENCE_PER_PAIR = 3  # example sentences kept per (procedure, risk)
+MAX_GAP = 5  # tokens a "..." in a vocabulary form may stand for
 MAX_SENTENCE_CHARS = 400  # evidence longer than this is cut (a run-on "sentence" is a list)
 
 _IGNORE = "\0ignore"
 _END = "\0"
+_GAP = "\0gap"
+_GAP_RE = re.compile(r"\s*(?:\.\.\.|…)\s*")  # "injury to ... nerve": a gap of 1..MAX_GAP tokens
 _TOKEN_RE = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _PARAGRAPH_RE = re.compile(r"\n\s*\n|\n")
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
@@ -83,7 +86,8 @@ def tokens(text: str) -> list[str]:
 
 _WIDE_NEGATIONS = [tuple(tokens(cue)) for cue in (
     "no risk of", "no chance of", "no danger of", "without any", "without the risk of",
-    "不会出现", "没有出现", "不会引起", "不会导致", "不用担心", "无需担心")]
+    "不会出现", "没有出现", "不会引起", "不会导致", "不用担心", "无需担心", "看不到", "看不出",
+    "不会留")]
 _WIDE_WINDOW = 4  # tokens allowed between a wide cue and the risk it negates
 _WIDE_CUE_MAX = max(len(cue) for cue in _WIDE_NEGATIONS)
 
@@ -124,40 +128,56 @@ class Annotator:
         return cls(load_vocabulary(data_dir))
 
     def _add(self, form: str, term_id: str) -> None:
-        toks = tokens(form)
-        if not toks:
+        parts = [toks for toks in (tokens(part) for part in _GAP_RE.split(form)) if toks]
+        if not parts:
             return
         node = self._trie
-        for tok in toks:
-            node = node.setdefault(tok, {})
+        for n, part in enumerate(parts):
+            if n:
+                node = node.setdefault(_GAP, {})
+            for tok in part:
+                node = node.setdefault(tok, {})
         # First registration wins on a clash: ignore-phrases, then procedures, then risks.
         node.setdefault(_END, term_id)
+
+    def _longest(self, node: dict, toks: list[str], j: int, used: tuple[int, ...]):
+        """Longest form matching ``toks`` from ``j`` in trie ``node``: (end, id, positions)."""
+        best = (j, node[_END], used) if _END in node else None
+        options = []
+        if j < len(toks) and toks[j] in node:
+            options.append(self._longest(node[toks[j]], toks, j + 1, (*used, j)))
+        if _GAP in node:
+            for k in range(j + 1, min(len(toks), j + MAX_GAP) + 1):
+                options.append(self._longest(node[_GAP], toks, k, used))
+        for option in options:
+            if option is not None and (best is None or option[0] > best[0]):
+                best = option
+        return best
 
     def find(self, text: str) -> list[str]:
         """Term ids mentioned in ``text``, in order of appearance.
 
         Longest match first across the whole text, not just left to right: in "引起皮肤坏死"
         the four-character "皮肤坏死" must win over the "起皮" that starts one character
-        earlier. A risk right after a negation ("no scarring", "不会过敏") is not a mention.
+        earlier. A form with a gap ("injury to ... nerve") only claims the tokens it names,
+        so terms inside the gap still count. A risk right after a negation ("no scarring",
+        "不会过敏") is not a mention.
         """
         toks = tokens(text)
         candidates = []
         for i in range(len(toks)):
-            node, best, j = self._trie, None, i
-            while j < len(toks) and toks[j] in node:
-                node = node[toks[j]]
-                j += 1
-                if _END in node:
-                    best = (i, j, node[_END])
-            if best is not None:
-                candidates.append(best)
+            if toks[i] in self._trie:
+                found = self._longest(self._trie[toks[i]], toks, i + 1, (i,))
+                if found is not None:
+                    candidates.append((i, *found))
         candidates.sort(key=lambda c: (c[0] - c[1], c[0]))
         taken = [False] * len(toks)
         chosen = []
-        for start, end, term_id in candidates:
-            if any(taken[start:end]):
+        for start, _end, term_id, positions in candidates:
+            if any(taken[p] for p in positions):
                 continue
-            taken[start:end] = [True] * (end - start)
+            for p in positions:
+                taken[p] = True
             chosen.append((start, term_id))
         chosen.sort()
         procs = self.vocabulary.procedures

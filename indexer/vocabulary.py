@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 try:
@@ -95,8 +95,17 @@ class Vocabulary:
         return ids[:n]
 
     def synonym_groups(self) -> list[Term]:
-        """Every term, so the index can expand a query word into all its synonyms."""
-        return self.terms()
+        """Every term, so the index can expand a query word into all its synonyms.
+
+        Forms with a gap ("injury to ... nerve") are patterns for the annotator, not words a
+        searcher types, so they are left out here.
+        """
+        return [replace(t, synonyms=[s for s in t.synonyms if not _is_pattern(s)])
+                for t in self.terms()]
+
+
+def _is_pattern(form: str) -> bool:
+    return "..." in form or "…" in form
 
 
 def _fold(text: str) -> str:

@@ -60,6 +60,15 @@ def test_ignore_phrases_and_negations(annotator: Annotator):
     assert annotator.find("自体脂肪不会过敏。") == ["fat-grafting"]
 
 
+def test_gap_forms_match_words_in_between_without_hiding_them(annotator: Annotator):
+    assert annotator.find("Injury to a branch of the facial nerve is rare.") == ["nerve-damage"]
+    assert annotator.find("可能损伤面神经") == ["nerve-damage"]
+    # the gap is not claimed: a risk inside it still counts
+    assert annotator.find("damage to skin, swelling, nerve") == ["nerve-damage", "swelling"]
+    # too long a gap is no match
+    assert annotator.find("injury to one two three four five six nerve") == []
+
+
 def test_annotation_counts_orders_and_attaches_evidence(annotator: Annotator):
     text = (
         "Rhinoplasty reshapes the nose. Swelling after rhinoplasty can last a year.\n\n"

@@ -47,6 +47,14 @@ def test_lookup_by_any_surface_form(form: str, expected: str):
     assert term is not None and term.id == expected
 
 
+def test_synonym_groups_leave_out_gap_patterns():
+    groups = {t.id: t for t in load_vocabulary().synonym_groups()}
+    assert len(groups) == len(load_vocabulary().terms())
+    assert "nerve injury" in groups["nerve-damage"].synonyms
+    assert not any("..." in s for t in groups.values() for s in t.synonyms)
+    assert any("..." in s for s in load_vocabulary().term("nerve-damage").synonyms)
+
+
 def test_suggest_offers_close_ids_for_typos():
     vocab = load_vocabulary()
     assert vocab.lookup("rhinoplsty") is None
