@@ -6,7 +6,7 @@ hand before tuning the matcher; items marked ``"split": "heldout"`` were written
 tuning and never used for it, so their numbers are the honest estimate). Speed: articles per second, as a ratio to a naive reference
 measured in the same run (one ``str.count`` per surface form), never as an absolute number.
 
-Usage:  python bench/annotation.py [--set FILE] [--no-record] [--show-errors]
+Usage:  python bench/annotation.py [--set FILE] [--no-record] [--show-errors] [--sweep]
 Appends a dated section to bench/RESULTS.md unless --no-record.
 """
 
@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", type=Path, default=DEFAULT_SET, help="labelled JSONL file")
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     parser.add_argument("--show-errors", action="store_true", help="list every wrong label")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also score procedures for other listing thresholds")
     args = parser.parse_args(argv)
     items = load_set(args.set)
     annotator = Annotator.load(None)
@@ -122,13 +124,23 @@ def main(argv: list[str] | None = None) -> int:
                          f"{s.tp} | {s.fp} | {s.fn} |")
     lines.append(f"speed: {rate:.0f} short articles/s, {ratio:.2f}x the speed of a naive "
                  "str.count over all surface forms (measured in the same run)")
+    if args.sweep:
+        lines += ["", "Procedure listing thresholds (min_mentions, min_share), all texts:",
+                  "| min_mentions | min_share | precision | recall | F1 |", "|---|---|---|---|---|"]
+        for mentions in (1, 2, 3):
+            for share in (0.0, 0.2, 0.3, 0.5):
+                swept = Annotator(annotator.vocabulary, min_mentions=mentions, min_share=share)
+                s = evaluate(swept, items)[0]["procedures"]
+                lines.append(f"| {mentions} | {share} | {s.precision:.3f} | {s.recall:.3f} | "
+                             f"{s.f1:.3f} |")
     print("\n".join(lines))
     if args.show_errors:
         print("\n".join(errors) or "no errors")
     if not args.no_record:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        section = (f"\n## Annotation quality — {stamp}\n\nCommand: `python bench/annotation.py`"
-                   f"\n\n" + "\n".join(lines) + "\n")
+        command = "python bench/annotation.py" + (" --sweep" if args.sweep else "")
+        section = (f"\n## Annotation quality — {stamp}\n\nCommand: `{command}`\n\n"
+                   + "\n".join(lines) + "\n")
         with RESULTS.open("a", encoding="utf-8") as fh:
             if fh.tell() == 0:
                 fh.write("# Benchmark results\n")

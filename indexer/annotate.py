@@ -113,8 +113,11 @@ class _Sentence:
 class Annotator:
     """Finds vocabulary terms in cleaned article text. Build once, call ``annotate`` per page."""
 
-    def __init__(self, vocabulary: Vocabulary):
+    def __init__(self, vocabulary: Vocabulary, *, min_mentions: int = MIN_MENTIONS,
+                 min_share: float = MIN_SHARE):
         self.vocabulary = vocabulary
+        self.min_mentions = min_mentions
+        self.min_share = min_share
         self._trie: dict = {}
         for phrase in vocabulary.ignore:
             self._add(phrase, _IGNORE)
@@ -209,8 +212,8 @@ class Annotator:
             evidence=self._evidence(sentences, order(main)),
         )
 
-    @staticmethod
-    def _main_procedures(ids: list[str], counts: Counter[str], in_title: set[str]) -> list[str]:
+    def _main_procedures(self, ids: list[str], counts: Counter[str],
+                         in_title: set[str]) -> list[str]:
         """The procedures an article is about, not every one it names.
 
         A title naming procedures is the strongest signal; otherwise the most mentioned ones
@@ -220,7 +223,7 @@ class Annotator:
             return []
         top = max(counts[t] for t in ids)
         keep = set(in_title) if in_title else {t for t in ids if counts[t] == top}
-        keep |= {t for t in ids if counts[t] >= max(MIN_MENTIONS, MIN_SHARE * top)}
+        keep |= {t for t in ids if counts[t] >= max(self.min_mentions, self.min_share * top)}
         return [t for t in ids if t in keep]
 
     def _sentences(self, text: str):
