@@ -218,8 +218,8 @@ def _merge(base: dict, user: dict, path: Path) -> dict:
             other = "risks" if section == "procedures" else "procedures"
             if term_id in merged[other]:
                 raise BadInputError(
-                    f"{path}: [{section}.{term_id}] reuses the id of a built-in "
-                    f"{KINDS[other]}; pick another id")
+                    f"{path}: [{section}.{term_id}]: '{term_id}' is already a "
+                    f"{KINDS[other]} id; pick another id")
             old = merged[section].get(term_id)
             if old is None:
                 merged[section][term_id] = dict(entry)
@@ -227,12 +227,25 @@ def _merge(base: dict, user: dict, path: Path) -> dict:
             new = {**old, **entry}
             new["synonyms"] = [*old.get("synonyms", []), *entry.get("synonyms", [])]
             merged[section][term_id] = new
+    # A form the user gives to one term is taken away from any built-in term that had it:
+    # the editor's file says what that form means here.
+    claimed = {_fold(form): term_id for section in KINDS
+               for term_id, entry in user[section].items() for form in entry.get("synonyms", [])}
+    for section in KINDS:
+        for term_id, entry in merged[section].items():
+            forms = entry.get("synonyms", [])
+            kept = [f for f in forms if claimed.get(_fold(f), term_id) == term_id]
+            if len(kept) != len(forms):
+                merged[section][term_id] = {**entry, "synonyms": kept}
     return merged
 
 
 def _build(raw: dict, path: Path) -> Vocabulary:
     """Turn checked entries into Terms; new terms must have every required field."""
     built: dict[str, dict[str, Term]] = {"procedures": {}, "risks": {}}
+    both = set(raw["procedures"]) & set(raw["risks"])
+    if both:
+        raise BadInputError(f"{path}: '{sorted(both)[0]}' is both a procedure and a risk id")
     for section, kind in KINDS.items():
         required = ("name", "group") if kind == "procedure" else ("name", "severity")
         for term_id, entry in raw[section].items():

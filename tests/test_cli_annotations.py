@@ -132,3 +132,14 @@ def test_vocab_bad_user_file_exits_2(cli, data_dir: Path) -> None:
 def test_help_has_examples(cli, command: str) -> None:
     result = cli(command, "--help")
     assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_real_entry_point_errors_go_to_stderr(corpus_dir: Path) -> None:
+    from tests.conftest import run_aesthetics
+
+    bad = run_aesthetics("risks", "blepharoplsty", data_dir=corpus_dir)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert "did you mean blepharoplasty" in bad.stderr
+    good = run_aesthetics("risks", "rhinoplasty", "--format", "json", data_dir=corpus_dir)
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout)["procedure"] == "rhinoplasty"

@@ -88,6 +88,36 @@ enabled = false
     assert load_vocabulary().term("headache") is not None
 
 
+def test_user_synonym_moves_a_form_to_the_users_term(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    _write(data_dir, '[procedures.liquid-nose-job]\nname = "Liquid nose job"\n'
+                     'group = "injectables"\nsynonyms = ["non-surgical rhinoplasty"]\n')
+    vocab = load_vocabulary(data_dir)
+    assert vocab.lookup("non-surgical rhinoplasty").id == "liquid-nose-job"
+    assert "non-surgical rhinoplasty" not in vocab.term("hyaluronic-acid-filler").synonyms
+
+
+def test_no_surface_form_belongs_to_two_builtin_terms():
+    from indexer.annotate import tokens
+
+    vocab = load_vocabulary()
+    owner: dict[tuple, str] = {}
+    for term in vocab.terms():
+        for form in term.synonyms:
+            key = tuple(tokens(form))
+            assert owner.setdefault(key, term.id) == term.id, (form, owner[key], term.id)
+    for phrase in vocab.ignore:
+        assert tuple(tokens(phrase)) not in owner, phrase
+
+
+def test_same_id_for_procedure_and_risk_in_user_file(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    _write(data_dir, '[procedures.x-thing]\nname = "X"\ngroup = "skin"\n'
+                     '[risks.x-thing]\nname = "X"\nseverity = "common"\n')
+    with pytest.raises(BadInputError, match="'x-thing' is already a procedure id"):
+        load_vocabulary(data_dir)
+
+
 def test_edited_user_file_is_reloaded(tmp_path: Path):
     data_dir = tmp_path / "data"
     path = _write(data_dir, '[risks.swelling]\nsynonyms = ["puffed up"]\n')
@@ -107,7 +137,7 @@ def test_edited_user_file_is_reloaded(tmp_path: Path):
     ("[risks.swelling]\nsynonyms = 'puffy'\n", "field 'synonyms' must be a list"),
     ("[risks.swelling]\ncolour = 'red'\n", "unknown field 'colour'"),
     ("[risks.Bad_Id]\nname = 'x'\nseverity = 'common'\n", "id must be lower-case"),
-    ("[procedures.swelling]\nname = 'x'\ngroup = 'skin'\n", "reuses the id of a built-in risk"),
+    ("[procedures.swelling]\nname = 'x'\ngroup = 'skin'\n", "'swelling' is already a risk id"),
     ("[treatments.x]\nname = 'x'\n", "unknown section [treatments]"),
 ])
 def test_invalid_user_file_names_file_entry_and_field(tmp_path: Path, text: str, expected: str):
