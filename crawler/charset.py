@@ -49,26 +49,44 @@ def meta_charset(body: bytes) -> str | None:
     return normalise_charset(match.group(1).decode("ascii", "replace")) if match else None
 
 
+def _gb_pair_share(body: bytes) -> float:
+    """Share of non-ASCII bytes that form GB2312-range double-byte pairs (both ≥ 0xA1)."""
+    high = paired = 0
+    i, n = 0, len(body)
+    while i < n:
+        b = body[i]
+        if b < 0x80:
+            i += 1
+            continue
+        if 0xA1 <= b <= 0xF7 and i + 1 < n and body[i + 1] >= 0xA1:
+            high += 2
+            paired += 2
+            i += 2
+            continue
+        high += 1
+        i += 1
+    return paired / high if high else 0.0
+
+
+_OTHER_DOUBLE_BYTE = ("euc_kr", "cp949", "shift_jis", "cp932", "euc_jp", "big5", "big5hkscs")
+
+
 def detect_charset(body: bytes) -> str:
-    """Guess for undeclared bodies: UTF-8 if it decodes, GB18030 if CJK-looking, else a
-    statistical guess."""
+    """Guess for undeclared bodies: UTF-8 if it decodes, GB18030 if the non-ASCII bytes are
+    GB-style character pairs, else a statistical guess (charset-normalizer)."""
     try:
         body.decode("utf-8")
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = body.decode("gb18030")
-        cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
-        high = sum(1 for b in body if b > 0x7F)
-        if high and cjk * 2 >= high * 0.6:  # most high bytes form common ideographs
-            return "gb18030"
     except UnicodeDecodeError:
         pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(body[:65536]).best()
     guess = normalise_charset(best.encoding) if best else None
+    if _gb_pair_share(body[:65536]) >= 0.9:
+        # Statistical detectors confuse GBK with other legacy encodings; only a confident
+        # vote for another CJK double-byte encoding overrides the byte pattern.
+        return guess if guess in _OTHER_DOUBLE_BYTE else "gb18030"
     return guess or "cp1252"
 
 
