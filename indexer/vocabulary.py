@@ -44,7 +44,7 @@ class Term:
     id: str
     name: str
     kind: str  # "procedure" | "risk"
-    synonyms: list[str]  # every surface form (name included), English and Chinese
+    synonyms: list[str]  # every surface form (name or its parts included), English and Chinese
     group: str | None = None  # procedures only
     areas: list[str] = field(default_factory=list)
     severity: str | None = None  # risks only: common | serious | rare-severe
@@ -102,6 +102,12 @@ class Vocabulary:
         """
         return [replace(t, synonyms=[s for s in t.synonyms if not _is_pattern(s)])
                 for t in self.terms()]
+
+
+def _name_forms(name: str) -> list[str]:
+    """Surface forms in a display name: "Abdominoplasty (tummy tuck)" gives both parts,
+    since nobody writes the parenthesised name in an article."""
+    return [part for part in re.split(r"\s*[()/]\s*", name) if part.strip()]
 
 
 def _is_pattern(form: str) -> bool:
@@ -256,7 +262,7 @@ def _build(raw: dict, path: Path) -> Vocabulary:
                     raise BadInputError(
                         f"{path}: [{section}.{term_id}] is missing the required field '{key}'")
             synonyms: list[str] = []
-            for form in [entry["name"], *entry.get("synonyms", [])]:
+            for form in [*_name_forms(entry["name"]), *entry.get("synonyms", [])]:
                 if form.strip() and form.strip().lower() not in {s.lower() for s in synonyms}:
                     synonyms.append(form.strip())
             built[section][term_id] = Term(

@@ -29,7 +29,7 @@ def test_builtin_vocabulary_covers_the_domain_in_both_languages():
     assert {t.group for t in vocab.procedures.values()} == set(GROUPS)
     assert {t.severity for t in vocab.risks.values()} == set(SEVERITIES)
     for term in vocab.terms():
-        assert term.name in term.synonyms
+        assert term.name.split(" (")[0] in term.synonyms
         assert _has_cjk(term.synonyms), f"{term.id} has no Chinese synonym"
     for term in vocab.procedures.values():
         assert term.areas, f"{term.id} has no body areas"
@@ -45,6 +45,15 @@ def test_builtin_vocabulary_covers_the_domain_in_both_languages():
 def test_lookup_by_any_surface_form(form: str, expected: str):
     term = load_vocabulary().lookup(form)
     assert term is not None and term.id == expected
+
+
+def test_parenthesised_names_give_separate_forms():
+    vocab = load_vocabulary()
+    term = vocab.term("thromboembolism")
+    assert term.name == "Blood clots (DVT / pulmonary embolism)"
+    assert {"Blood clots", "DVT", "pulmonary embolism"} <= set(term.synonyms)
+    assert not any("(" in s for t in vocab.terms() for s in t.synonyms)
+    assert vocab.lookup("abdominoplasty (tummy tuck)").id == "abdominoplasty"
 
 
 def test_synonym_groups_leave_out_gap_patterns():
