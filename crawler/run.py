@@ -200,7 +200,10 @@ class CrawlContext:
 
     def resume_entries(self) -> Iterator[tuple[str, str, int]]:
         """Queued frontier URLs of our sources, left by an interrupted or capped crawl."""
+        revisiting = set(self.revisit)
         for url, site, depth in self._resumable:
+            if url in revisiting:
+                continue  # already requested (conditionally) as a revisit
             source = self.sources[site]
             if not self._room(source):
                 continue
