@@ -11,11 +11,16 @@ Facts of the sample site these tests rely on (see search_cli/demo_site/_README.m
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from corpus import Store
 from search_cli.commands.demo import (
+    DEFAULT_QUERY,
     DEMO_SITE,
     PLACEHOLDER_HOST,
     bind_host,
@@ -127,3 +132,62 @@ def test_demo_help_has_an_example() -> None:
     result = run_aesthetics("demo", "--help", timeout=60)
     assert result.returncode == 0, result.stderr
     assert "Example" in result.stdout and "--data-dir" in result.stdout
+
+
+# ---------------------------------------------------------------------------- end to end
+def _paths(urls: list[str]) -> list[str]:
+    return sorted(re.sub(r"^http://127\.0\.0\.1:\d+", "", u) for u in urls)
+
+
+@pytest.mark.slow
+def test_demo_with_data_dir_keeps_exactly_the_articles(data_dir: Path) -> None:
+    result = run_aesthetics("demo", "--format", "json", data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)["hits"]  # stdout is the result alone
+    assert hits and hits[0]["url"].endswith("/encyclopedia/hyaluronic-acid-fillers.html")
+    assert "blindness" in hits[0]["risks"]
+    assert "demo: serving the sample site at http://127.0.0.1:" in result.stderr
+    assert "disallowed by robots.txt" in result.stderr
+
+    with Store.open(data_dir, create=False) as store:
+        docs = {d.url: d for d in store.iter_documents()}
+        pages = _paths([p.url for p in store.iter_pages()])
+    paths = _paths(list(docs))
+    # every article once: no listing/tag/contact page, no calendar day, no ?utm_ copy, no
+    # printer-friendly copy, page 2 of liposuction folded into page 1; the syndicated copy
+    # is kept as its own document but grouped with the original as a near-duplicate
+    assert paths == sorted(ARTICLES + ["/partners/thread-lift.html"])
+    by_path = {_paths([url])[0]: doc for url, doc in docs.items()}
+    original, copy = by_path["/news/thread-lift.html"], by_path["/partners/thread-lift.html"]
+    assert copy.dup_group and copy.dup_group == original.dup_group
+    lipo = by_path["/encyclopedia/liposuction.html"]
+    assert "tumescent technique" in lipo.text and "outpatient setting" in lipo.text
+    assert "capsular-contracture" in by_path["/encyclopedia/breast-augmentation.html"].risks
+    assert {d.language for d in docs.values()} == {"en", "zh"}
+    assert not any(p.startswith(("/admin", "/search")) or "utm_" in p for p in pages)
+    assert sum(p.startswith("/events/") for p in pages) < 100  # the trap was cut off
+
+
+@pytest.mark.slow
+def test_demo_default_run_prints_a_hit_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    scratch, user_data = tmp_path / "tmp", tmp_path / "user-data"
+    scratch.mkdir()
+    result = run_aesthetics("demo", env={"TMPDIR": str(scratch),
+                                         "AESTHETICS_DATA_DIR": str(user_data)})
+    assert result.returncode == 0, result.stderr
+    assert f"for {DEFAULT_QUERY!r}" in result.stdout
+    assert "Hyaluronic acid fillers: uses, results and risks" in result.stdout
+    assert "demo:" not in result.stdout  # progress stays on stderr
+    assert not user_data.exists()  # a demo never writes into the user's corpus
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_demo_keep_leaves_the_data_dir_and_says_where(tmp_path: Path) -> None:
+    result = run_aesthetics("demo", "nose job swelling", "--keep", "--format", "urls",
+                            env={"TMPDIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "/news/nose-job-recovery.html" in result.stdout
+    kept = re.search(r"kept the data dir (\S+)", result.stderr)
+    assert kept and (Path(kept.group(1)) / "corpus.sqlite3").is_file()
+    assert not (Path(kept.group(1)).parent / "site").exists()

@@ -15,6 +15,7 @@ is not installed yet is reported on stderr and the demo stops there with exit 0.
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,14 +25,15 @@ import click
 
 from corpus.errors import EXIT_CODES_HELP
 from search_cli.options import app, format_option
-from search_cli.output import info, progress
+from search_cli.output import info
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "demo_site"
 PLACEHOLDER_HOST = "http://SITE_HOST"
 DEFAULT_QUERY = "filler risks blindness"
 SITE_NAME = "demo-site"
 MAX_PAGES = 200  # the site has ~45 pages; the caps only matter if a trap is followed
-MAX_DEPTH = 6  # every article is at most 4 links from the home page
+MAX_DEPTH = 4  # every article is in the sitemap and at most 3 links from the home page
+DEMO_PORT = 8765
 _TEXT_SUFFIXES = {".html", ".xml", ".txt"}
 
 
@@ -61,9 +63,31 @@ def serve_demo_site(workdir: Path, log_path: Path | None = None) -> Iterator:
     from crawler.siteserver import SiteServer
 
     root = copy_demo_site(Path(workdir) / "site")
-    with SiteServer(root, log_path=log_path) as server:
+    server = SiteServer(root, log_path=log_path, port=_preferred_port())
+    try:
+        server.start()
+    except RuntimeError:  # lost a race for the preferred port: any free one will do
+        server = SiteServer(root, log_path=log_path).start()
+    try:
         bind_host(root, server.base)
         yield server
+    finally:
+        server.stop()
+
+
+def _preferred_port() -> int:
+    """DEMO_PORT when it is free, else 0 (any free port).
+
+    A stable port gives stable URLs, so running the demo twice into one --data-dir
+    refreshes the same documents instead of adding a second copy under another port.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", DEMO_PORT))
+        except OSError:
+            return 0
+    return DEMO_PORT
 
 
 def _missing(step: str, exc: ImportError) -> None:
@@ -132,67 +156,50 @@ def _explicit_group_data_dir(ctx: click.Context) -> Path | None:
 
 def _run(ctx: click.Context, work: Path, data_dir: Path, query: str, limit: int,
          fmt: str) -> None:
-    """Serve, crawl (cleaning each page as it is stored), index, search; stop at a missing step."""
+    """Serve and crawl (the crawl command cleans and indexes as it goes), then search."""
     with serve_demo_site(work, log_path=work / "requests.jsonl") as server:
         info(f"demo: serving the sample site at {server.base}/ (data dir: {data_dir})")
-        if not _crawl_step(server.base, data_dir):
-            return
-    if not _process_step(data_dir) or not _index_step(data_dir):
+        summary = _crawl_step(server.base, data_dir)
+    if summary is None:
+        return
+    if summary.get("index") in (None, "skipped"):
+        info("demo: stopping before the search step: the index was not built (see above).")
         return
     _search_step(ctx, query, limit, fmt)
 
 
 def demo_source(base_url: str):
-    """The crawl source for the served site: its home page and sitemap, bounded so that the
+    """The crawl source for the served site: home page and sitemap, bounded so that the
     calendar trap cannot keep the demo busy even if the crawler's trap guard missed it."""
     from crawler.sources import Source
 
-    return Source(name=SITE_NAME, start_urls=[base_url.rstrip("/") + "/"],
-                  sitemap_urls=[base_url.rstrip("/") + "/sitemap.xml"],
-                  max_pages=MAX_PAGES, max_depth=MAX_DEPTH, delay=0.0, concurrency=4)
+    base_url = base_url.rstrip("/")
+    return Source(name=SITE_NAME, start_urls=[base_url + "/"],
+                  sitemap_urls=[base_url + "/sitemap.xml"], max_pages=MAX_PAGES,
+                  max_depth=MAX_DEPTH, delay=0.0, language="en")
 
 
-def _crawl_step(base_url: str, data_dir: Path) -> bool:
+def _crawl_step(base_url: str, data_dir: Path) -> dict | None:
+    """Crawl, clean and index through the crawl command's own runner; None if unavailable."""
     try:
-        from crawler.run import CrawlConfig, crawl
-
-        from indexer.process import PageProcessor
+        from crawler.run import CrawlConfig
+        from search_cli.commands.crawl import _run as run_crawl_command
     except ImportError as exc:
         _missing("crawl", exc)
-        return False
-    from corpus import Store
+        return None
+    from corpus.lock import DataDirLock
 
-    info("demo: crawling (robots.txt obeyed, sitemap read, traps bounded)…")
-    with Store.open(data_dir) as store:
-        processor = PageProcessor(store, data_dir)
-        config = CrawlConfig(sources=[demo_source(base_url)])
-        report = crawl(config, data_dir, on_page=processor.process,
-                       progress=lambda message: progress(f"demo: {message}"))
-    info(f"demo: crawl done: {report}")
-    return True
-
-
-def _process_step(data_dir: Path) -> bool:
-    from corpus import Store
-    from indexer.process import PageProcessor
-
-    with Store.open(data_dir) as store:
-        counts = PageProcessor(store, data_dir).process_pending()
-        total = store.count_documents()
-    done = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "nothing left"
-    info(f"demo: cleaned and annotated pages ({done}); {total} articles in the corpus")
-    return True
-
-
-def _index_step(data_dir: Path) -> bool:
-    try:
-        from indexer.build import update_index
-    except ImportError as exc:
-        _missing("index", exc)
-        return False
-    report = update_index(data_dir, progress=lambda message: progress(f"demo: {message}"))
-    info(f"demo: indexed {report.total} documents in {report.seconds:.1f}s")
-    return True
+    info("demo: crawling with the real crawler (robots.txt obeyed, sitemap read, "
+         "traps bounded), cleaning and indexing as pages arrive…")
+    config = CrawlConfig(sources=[demo_source(base_url)], max_pages=MAX_PAGES, depth=MAX_DEPTH,
+                         concurrency=4, delay=0.0, resume=False, log_level="ERROR")
+    with DataDirLock(data_dir, "crawl", command="aesthetics demo"):
+        summary = run_crawl_command(config, data_dir, fresh=True, no_index=False,
+                                    verbose=False, quiet=False)
+    reasons = ", ".join(f"{n} {why}" for why, n in sorted(summary.get("skip_reasons", {}).items()))
+    if reasons:
+        info(f"demo: skipped URLs: {reasons}")
+    return summary
 
 
 def _search_step(ctx: click.Context, query: str, limit: int, fmt: str) -> None:
