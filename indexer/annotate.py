@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.models import Evidence
-from indexer.vocabulary import Vocabulary, load_vocabulary
+from indexer.vocabulary import Vocabulary, load_vocabulary, to_simplified
 
 # Tunables for listing procedures (measured on tests/data/annotation_set.jsonl, see
 # bench/annotation.py): a procedure not named in the title is listed when it is among the
@@ -80,8 +80,8 @@ def _undouble(word: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Stemmed tokens of ``text``: English words and single CJK characters."""
-    return [stem(t) for t in _TOKEN_RE.findall(text.lower())]
+    """Stemmed tokens of ``text``: English words and single CJK characters (simplified)."""
+    return [stem(t) for t in _TOKEN_RE.findall(to_simplified(text).lower())]
 
 
 _WIDE_NEGATIONS = [tuple(tokens(cue)) for cue in (

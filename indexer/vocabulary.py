@@ -115,7 +115,28 @@ def _is_pattern(form: str) -> bool:
 
 
 def _fold(text: str) -> str:
-    return " ".join(text.lower().replace("-", " ").split())
+    return " ".join(to_simplified(text).lower().replace("-", " ").split())
+
+
+# Traditional -> simplified for the characters our Chinese forms use, so Taiwan and Hong Kong
+# articles ("雙眼皮", "腫脹", "併發症") match the simplified vocabulary without a second spelling
+# of every form. Characters outside the vocabulary do not matter to the matcher.
+_TRADITIONAL = (
+    "絲喪豐喬體傷衝沖凍減劑剝雙發髮變後壞塊墊聲復複妝學對層乾並併應異強懸攣損換無舊術桿楊氣溝淚漿滲滾點燙熱煥瑪現暢療皰癢癱皺"
+    "著瞼矯種積稱緊紅纖紋線組細織經結繡綜縮羥膚腫脹脈腦膿脫臉節藍視覺調質軟達過適針閉間陰陣際險難霧靜頸頰頜頦頻顏額顴風黃內頭"
+    "爾開嚥電飛痠癒膠導會沒擔義縫衛貼蓋鬆輕醫韓"
+)
+_SIMPLIFIED = (
+    "丝丧丰乔体伤冲冲冻减剂剥双发发变后坏块垫声复复妆学对层干并并应异强悬挛损换无旧术杆杨气沟泪浆渗滚点烫热焕玛现畅疗疱痒瘫皱"
+    "着睑矫种积称紧红纤纹线组细织经结绣综缩羟肤肿胀脉脑脓脱脸节蓝视觉调质软达过适针闭间阴阵际险难雾静颈颊颌颏频颜额颧风黄内头"
+    "尔开咽电飞酸愈胶导会没担义缝卫贴盖松轻医韩"
+)
+_TO_SIMPLIFIED = str.maketrans(_TRADITIONAL, _SIMPLIFIED)
+
+
+def to_simplified(text: str) -> str:
+    """``text`` with traditional characters of the vocabulary's forms made simplified."""
+    return text.translate(_TO_SIMPLIFIED)
 
 
 # ---------------------------------------------------------------------------- loading

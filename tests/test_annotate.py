@@ -54,6 +54,12 @@ def test_longest_match_wins(annotator: Annotator):
         "hyaluronic-acid-filler", "skin-necrosis", "anaphylaxis"]
 
 
+def test_traditional_chinese_matches_simplified_forms(annotator: Annotator):
+    assert annotator.find("割雙眼皮後腫脹、瘀青，術後不會過敏。") == [
+        "blepharoplasty", "swelling", "bruising"]
+    assert annotator.find("音波拉皮與皮秒雷射") == ["hifu", "laser-pigment-removal"]
+
+
 def test_ignore_phrases_and_negations(annotator: Annotator):
     assert annotator.find("Fractional laser softens acne scars.") == ["laser-resurfacing"]
     assert annotator.find("The incision leaves no scar.") == []
