@@ -79,6 +79,16 @@ def test_risks_without_corpus_is_nothing_yet(cli, data_dir: Path) -> None:
     assert cli("--data-dir", str(data_dir), "risks", "rhinoplasty").exit_code == 3
 
 
+def test_documents_without_evidence_count_their_risks(cli, data_dir: Path) -> None:
+    with Store.open(data_dir) as store:
+        store.save_document(Document(id="x", url="http://s.test/x", text="imported",
+                                     procedures=["facelift"], risks=["hematoma"]))
+    profile = json.loads(cli("--data-dir", str(data_dir), "risks", "facelift",
+                             "--format", "json").output)
+    assert [(r["risk"], r["documents"], r["examples"]) for r in profile["risks"]] == [
+        ("hematoma", 1, [])]
+
+
 def test_procedures_counts(cli, corpus_dir: Path) -> None:
     result = cli("--data-dir", str(corpus_dir), "procedures", "--format", "json")
     assert result.exit_code == 0, result.output

@@ -75,8 +75,7 @@ def procedures(show_all: bool, fmt: str) -> None:
             main.update(set(doc.procedures))
             mentioned.update({t for t, n in doc.mentions.items() if n > 0}
                              | set(doc.procedures))
-    ids = set(main) | {t for t in mentioned if vocabulary.term(t) is None
-                       or vocabulary.term(t).kind == "procedure"}
+    ids = set(main) | {t for t in mentioned if t in vocabulary.procedures}
     if show_all:
         ids |= set(vocabulary.procedures)
     rows = []
@@ -148,17 +147,17 @@ def resolve_procedure(vocabulary: Vocabulary, text: str) -> Term:
 def risk_profile(vocabulary: Vocabulary, term: Term, docs: Iterable[Document]) -> dict:
     """Count, per risk, the documents that mention it with ``term``; keep a few examples.
 
-    A document counts when its evidence ties the risk to the procedure, or when the
-    procedure is one of its main procedures and the risk one of its risks (documents
-    imported without evidence still count). Examples prefer different documents.
+    A document counts when its evidence ties the risk to the procedure; a document without
+    any evidence (imported from elsewhere) counts its risks for each of its main procedures.
+    Examples come from different documents.
     """
     doc_count = 0
     per_risk: dict[str, set[str]] = defaultdict(set)
     examples: dict[str, list[dict]] = defaultdict(list)
     for doc in docs:
         tied = {e.risk for e in doc.evidence if e.procedure == term.id}
-        if term.id in doc.procedures:
-            tied |= set(doc.risks)
+        if term.id in doc.procedures and not doc.evidence:
+            tied = set(doc.risks)  # annotated elsewhere, without evidence sentences
         if not tied and term.id not in doc.procedures:
             continue
         doc_count += 1
