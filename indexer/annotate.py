@@ -3,9 +3,10 @@
 The matcher works on tokens, not raw characters: English words are lower-cased and reduced by
 a small suffix stripper (plural, -ing, -ed, final -e), so "bruise", "bruised" and "bruising"
 are one form and word boundaries come for free; every Chinese character is its own token, so
-Chinese forms match without spaces. All surface forms of the vocabulary live in one token trie
-and the longest form wins at each position ("fat embolism" beats "embolism", "非手术隆鼻"
-style phrases beat their parts, ignore-phrases like "acne scars" swallow "scar").
+Chinese forms match without spaces; traditional characters are folded to simplified first.
+All surface forms of the vocabulary live in one token trie and overlapping matches are settled
+longest first ("fat embolism" beats "embolism", "non-surgical rhinoplasty" is a filler, and
+ignore-phrases like "acne scars" swallow the "scar" that would otherwise be a risk).
 
 Precision over recall: a procedure named once in passing in a long article is kept in
 ``mentions`` but not listed as one of the article's procedures (see ``_main_procedures``).
