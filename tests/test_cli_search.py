@@ -113,6 +113,8 @@ def test_csv_quotes_commas_quotes_and_newlines(search) -> None:
     assert peel["procedures"] == "chemical-peel"
     assert peel["risks"].split(";") == ["hyperpigmentation", "scarring", "infection"]
     assert float(peel["score"]) > 0
+    table = search("peel downtime").stdout  # the table keeps every title on one line
+    assert '  1. Chemical peels, "medium" depth: what the downtime is really like\n' in table
 
 
 def test_trec_and_urls_formats(search) -> None:

@@ -118,7 +118,8 @@ def _table_hit(hit: Hit, rank: int, *, explain: bool, width: int) -> list[str]:
     if hit.procedures:
         facts.append(", ".join(hit.procedures))
     facts.append(f"score {hit.score:.3g}")
-    lines = [f"{rank:>3}. {hit.title or '(untitled)'}", indent + " · ".join(facts)]
+    title = " ".join((hit.title or "(untitled)").split())  # one line, even if scraped with \n
+    lines = [f"{rank:>3}. {title}", indent + " · ".join(facts)]
     snippet_width = max(20, width - len(indent))
     lines += [indent + s for s in render_snippet(hit.snippet, width=snippet_width)]
     if hit.also_at:
@@ -137,8 +138,11 @@ def _header(query: str, result: SearchResult, request: SearchRequest) -> list[st
     noun = "hit" if result.total == 1 else "hits"
     first = (request.page - 1) * request.limit + 1
     last = first + len(result.hits) - 1
-    shown = f"showing {first}-{last}" if result.hits else "none on this page"
-    line = f"{result.total} {noun} for {query!r} ({shown}, by {request.sort})"
+    line = f"{result.total} {noun} for {query!r}"
+    if result.hits:
+        line += f" (showing {first}-{last}, by {request.sort})"
+    elif result.total:
+        line += f" (none on page {request.page})"
     lines = [line]
     if result.suggestion:
         lines.append(f"did you mean: {result.suggestion}?")
@@ -264,7 +268,7 @@ def print_batch(rows: Iterator[tuple[str, str, list[Hit]]], fmt: str, tag: str,
         else:
             click.echo(f"[{qid}] {text!r}: {len(hits)} hits")
             for rank, hit in enumerate(hits, 1):
-                click.echo(f"{rank:>5}. {hit.score:8.3f}  {hit.id}  {hit.title}")
+                click.echo(f"{rank:>5}. {hit.score:8.3f}  {hit.id}  {' '.join(hit.title.split())}")
 
 
 # ---------------------------------------------------------------------------- commands
