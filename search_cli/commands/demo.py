@@ -2,8 +2,8 @@
 
 A new user (and CI) should see crawl -> clean -> index -> search work without network or a
 sources file. The sample site ships as package data (``search_cli/demo_site``); it is copied
-to a scratch directory and served by the same real HTTP server the tests use, on a free
-127.0.0.1 port. Its absolute URLs (canonical links, sitemap, robots.txt) carry the
+to a scratch directory and served by the same real HTTP server the tests use, on 127.0.0.1
+(port DEMO_PORT when free, else any free port). Its absolute URLs (canonical links, sitemap, robots.txt) carry the
 placeholder host ``http://SITE_HOST`` because the port is only known once the server runs;
 the copy is rewritten with the real address right after the server starts (the server reads
 files on every request, so no restart is needed).
@@ -20,12 +20,16 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from corpus.errors import EXIT_CODES_HELP
 from search_cli.options import app, format_option
 from search_cli.output import info
+
+if TYPE_CHECKING:
+    from crawler.sources import Source
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "demo_site"
 PLACEHOLDER_HOST = "http://SITE_HOST"
@@ -96,9 +100,8 @@ def _missing(step: str, exc: ImportError) -> None:
          f"({exc}). The steps before it ran normally.")
 
 
-
-
 DEMO_EPILOG = EXIT_CODES_HELP + """
+
 Without --data-dir everything happens in a temporary directory that is removed afterwards
 (--keep keeps it and prints where). With --data-dir the corpus and index stay there, so
 `aesthetics --data-dir DIR search ...` works on the demo corpus later.
@@ -123,8 +126,8 @@ def demo(query: str, data_dir: Path | None, keep: bool, limit: int, fmt: str) ->
     """Crawl, index and search the bundled sample site, offline.
 
     Serves the sample site (26 articles on aesthetic procedures and their risks, with
-    menus, sidebars, comments, a sitemap, robots.txt and a few crawler traps) on a free
-    127.0.0.1 port, crawls it with the real crawler, cleans and indexes the articles and
+    menus, sidebars, comments, a sitemap, robots.txt and a few crawler traps) on
+    127.0.0.1 (port 8765 when free, else any free port), crawls it with the real crawler, cleans and indexes the articles and
     runs QUERY (default: "filler risks blindness"). Results go to stdout, progress to stderr.
     """
     ctx = click.get_current_context()
@@ -168,7 +171,7 @@ def _run(ctx: click.Context, work: Path, data_dir: Path, query: str, limit: int,
     _search_step(ctx, query, limit, fmt)
 
 
-def demo_source(base_url: str):
+def demo_source(base_url: str) -> Source:
     """The crawl source for the served site: home page and sitemap, bounded so that the
     calendar trap cannot keep the demo busy even if the crawler's trap guard missed it."""
     from crawler.sources import Source
