@@ -140,7 +140,7 @@ def to_simplified(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------- loading
-_cache: dict[tuple[str, float | None], Vocabulary] = {}
+_cache: dict[tuple[str, tuple[int, int] | None], Vocabulary] = {}
 
 
 def load_vocabulary(data_dir: Path | None = None) -> Vocabulary:
@@ -150,13 +150,20 @@ def load_vocabulary(data_dir: Path | None = None) -> Vocabulary:
     and an edited file is still picked up without a restart.
     """
     user = Path(data_dir) / USER_VOCABULARY_NAME if data_dir is not None else None
-    mtime = user.stat().st_mtime if user is not None and user.is_file() else None
-    key = (str(user) if mtime is not None else "", mtime)
+    if user is not None and user.exists() and not user.is_file():
+        raise BadInputError(f"{user} is not a file; a user vocabulary must be a TOML file")
+    stamp = None
+    if user is not None and user.is_file():
+        stat = user.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    key = (str(user) if stamp is not None else "", stamp)
     if key not in _cache:
         raw = _read(BUILTIN_PATH)
-        if mtime is not None:
+        if stamp is not None:
             raw = _merge(raw, _read(user), user)
-        _cache[key] = _build(raw, user or BUILTIN_PATH)
+        for old in [k for k in _cache if k[0] == key[0]]:
+            del _cache[old]  # an edited file replaces its previous version
+        _cache[key] = _build(raw, user if stamp is not None else BUILTIN_PATH)
     return _cache[key]
 
 

@@ -158,5 +158,11 @@ def test_invalid_user_file_names_file_entry_and_field(tmp_path: Path, text: str,
     assert expected in str(err.value)
 
 
+def test_user_vocabulary_that_is_a_directory_is_bad_input(tmp_path: Path):
+    (tmp_path / "data" / "vocabulary.toml").mkdir(parents=True)
+    with pytest.raises(BadInputError, match="is not a file"):
+        load_vocabulary(tmp_path / "data")
+
+
 def test_missing_user_file_means_builtin_only(tmp_path: Path):
     assert load_vocabulary(tmp_path / "nowhere").term("rhinoplasty") is not None
