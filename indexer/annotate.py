@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from corpus.models import Evidence
@@ -44,6 +45,7 @@ _NEGATIONS = [("no",), ("without",), ("not",), ("never",), ("zero",), ("free", "
 _CONSONANTS = set("bdgkmnprt")  # doubled before -ing/-ed ("scarring"); not l, s, f, z ("swelling")
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A deliberately small English suffix stripper: both the vocabulary and the text go
     through it, so it only has to be consistent, not linguistically right."""
@@ -69,9 +71,8 @@ def _negated(toks: list[str], start: int) -> bool:
     "no risk of" style cue ends a few tokens before it ("no risk of rejection or allergy")."""
     if any(tuple(toks[max(0, start - len(cue)):start]) == cue for cue in _NEGATIONS):
         return True
-    window = tuple(toks[max(0, start - _WIDE_WINDOW - _WIDE_CUE_MAX):start])
-    return any(window[i:i + len(cue)] == cue for cue in _WIDE_NEGATIONS
-               for i in range(len(window) - len(cue) + 1))
+    window = _SEP + _SEP.join(toks[max(0, start - _WIDE_WINDOW - _WIDE_CUE_MAX):start]) + _SEP
+    return any(cue in window for cue in _WIDE_NEGATION_TEXTS)
 
 
 def _undouble(word: str) -> str:
@@ -91,6 +92,8 @@ _WIDE_NEGATIONS = [tuple(tokens(cue)) for cue in (
     "不会留")]
 _WIDE_WINDOW = 4  # tokens allowed between a wide cue and the risk it negates
 _WIDE_CUE_MAX = max(len(cue) for cue in _WIDE_NEGATIONS)
+_SEP = "\x01"  # joins tokens so a cue is found by one substring search
+_WIDE_NEGATION_TEXTS = [_SEP + _SEP.join(cue) + _SEP for cue in _WIDE_NEGATIONS]
 
 
 @dataclass
