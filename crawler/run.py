@@ -147,8 +147,8 @@ class CrawlContext:
         cap = source.max_pages
         return cap is None or self.scheduled[source.name] < cap
 
-    def register(self, candidates: list[tuple[str, int]], source_name: str
-                 ) -> list[tuple[str, int]]:
+    def register(self, candidates: list[tuple[str, int]], source_name: str, *,
+                 from_sitemap: bool = False) -> list[tuple[str, int]]:
         """Put new links in the frontier; return those to request now (caps permitting).
 
         A link already in the frontier (queued or done, this run or an earlier one) is not
@@ -176,7 +176,8 @@ class CrawlContext:
                 continue
             if self.store.frontier_seen(url):
                 continue
-            trap = self.trap.admit(url)
+            # Sitemap entries are the site's own list of real pages: no trap check for them.
+            trap = None if from_sitemap else self.trap.admit(url)
             if trap:
                 self.store.frontier_mark(url, "skipped", trap)
                 self.report_skip(source_name, "trap")
@@ -270,7 +271,8 @@ class CrawlContext:
         site = meta.get("source", "")
         self.in_flight = max(0, self.in_flight - 1)
         with self.store.transaction():
-            for each in dict.fromkeys((url, canonicalize(request.url))):
+            chain = [canonicalize(u) for u in meta.get("redirect_urls", [])]
+            for each in dict.fromkeys((url, canonicalize(request.url), *chain)):
                 self.store.frontier_mark(each, state, reason)
         if state == "failed":
             self.record_error(url, site, reason)

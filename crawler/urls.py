@@ -11,7 +11,8 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from functools import lru_cache
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 # Query parameters that identify a visitor or a campaign, never the content.
 TRACKING_PARAMS = frozenset({
@@ -72,10 +73,13 @@ def canonicalize(url: str, base: str | None = None) -> str:
     ``/a`` and ``/a/`` can be different documents on a real server.
     """
     if base is not None:
-        from urllib.parse import urljoin
-
         url = urljoin(base, url)
-    parts = urlsplit(url.strip())
+    return _canonical(url.strip())
+
+
+@lru_cache(maxsize=65536)  # navigation links repeat on every page of a site
+def _canonical(url: str) -> str:
+    parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
     try:

@@ -81,6 +81,7 @@ def test_crawl_ends_by_itself_with_a_summary(crawled: Crawled) -> None:
     assert crawled.result.returncode == 0, crawled.result.stderr
     summary = json.loads(crawled.result.stdout)
     assert summary["outcome"] == "ok"
+    assert summary["queued_left"] == 0  # every frontier URL ended done, skipped or failed
     assert summary["pages_stored"] >= len(ARTICLES) + len(OTHER_PAGES)
     with Store.open(crawled.data_dir, create=False) as store:
         run = store.runs(kind="crawl")[0]

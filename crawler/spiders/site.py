@@ -179,7 +179,9 @@ class SiteSpider(scrapy.Spider):
             else:
                 self.ctx.request_done(request, "failed", reason)
         elif isinstance(exc, DownloadCancelledError):
-            self.ctx.request_done(request, "failed", f"too big: {exc}")
+            limit = request.meta.get("download_maxsize") or \
+                self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
+            self.ctx.request_done(request, "failed", f"too big (over {limit} bytes)")
         elif isinstance(exc, DownloadTimeoutError):
             self.ctx.request_done(request, "failed", "timeout")
         else:
@@ -227,7 +229,8 @@ class SiteSpider(scrapy.Spider):
                         and self.ctx.sitemap_new(url):
                     yield self._aux_request(url, source, "sitemap")
             return
-        for url, depth in self.ctx.register([(u, 0) for u in locs if is_http(u)], source):
+        for url, depth in self.ctx.register([(u, 0) for u in locs if is_http(u)], source,
+                                            from_sitemap=True):
             yield self.page_request(url, source, depth)
 
     def on_aux_error(self, failure: Failure) -> None:

@@ -26,8 +26,8 @@ from search_cli.output import emit_object, info, progress
 @click.option("--depth", type=click.IntRange(min=0),
               help="Follow links at most this many hops from a start URL or sitemap entry "
                    "(default: the source's max_depth, else 10).")
-@click.option("--concurrency", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Parallel requests per site.")
+@click.option("--concurrency", type=click.IntRange(min=1),
+              help="Parallel requests per site (default: the source's, else 2).")
 @click.option("--delay", type=click.FloatRange(min=0),
               help="Seconds between requests to a site (default 1.0 with AutoThrottle; "
                    "0 turns AutoThrottle off).")
@@ -41,7 +41,7 @@ from search_cli.output import emit_object, info, progress
 @format_option("table", "json")
 @data_dir_option
 def crawl(urls: tuple[str, ...], sources_file: str | None, max_pages: int | None,
-          depth: int | None, concurrency: int, delay: float | None, resume: bool,
+          depth: int | None, concurrency: int | None, delay: float | None, resume: bool,
           no_index: bool, contact_url: str | None, verbose: bool, quiet: bool, fmt: str) -> None:
     """Crawl the sites of the given start URLs (or of a sources file) into the corpus.
 
@@ -69,8 +69,11 @@ def crawl(urls: tuple[str, ...], sources_file: str | None, max_pages: int | None
     if urls:
         names = {s.name for s in sources}
         sources += [s for s in sources_from_urls(list(urls)) if s.name not in names]
+    if concurrency is not None:
+        for source in sources:  # the command line beats the file
+            source.concurrency = None
     config = CrawlConfig(sources=sources, max_pages=max_pages, depth=depth,
-                         concurrency=concurrency, delay=delay, resume=resume,
+                         concurrency=concurrency or 2, delay=delay, resume=resume,
                          log_level="INFO" if verbose else ("ERROR" if quiet else "WARNING"))
     if contact_url:
         config.contact_url = contact_url
