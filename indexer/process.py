@@ -20,6 +20,7 @@ MAX_PARTS = 20  # a multi-page article longer than this is a trap, not an articl
 NOT_ARTICLE = "not_article"
 CONTINUATION = "continuation"
 SKIPPED = "skipped"
+WAITING = "waiting"  # a multi-page article whose next part is not fetched yet
 
 
 class PageProcessor:
@@ -32,8 +33,12 @@ class PageProcessor:
         self.rules = rules or {}
         self.annotator = Annotator.load(data_dir)
 
-    def process(self, url: str) -> str:
-        """Clean and annotate one stored page; returns what happened to its document."""
+    def process(self, url: str, *, final: bool = False) -> str:
+        """Clean and annotate one stored page; returns what happened to its document.
+
+        While a crawl runs (``final=False``) the first part of a multi-page article waits until
+        its following parts are stored; ``final=True`` saves whatever parts exist.
+        """
         from indexer.clean import clean
 
         page = self.store.find_page(url)
@@ -45,7 +50,7 @@ class PageProcessor:
             self.store.mark_processed(page.url)
             first = self._first_part(cleaned.prev_page)
             if first is not None and first != page.url:
-                self.process(first)
+                self.process(first, final=final)
             return CONTINUATION
         if not cleaned.is_article or not cleaned.text.strip():
             self.store.mark_processed(page.url)
@@ -53,7 +58,11 @@ class PageProcessor:
             if existing is not None and not existing.deleted:
                 self.store.tombstone(page.url)  # it was an article and is no longer one
             return NOT_ARTICLE
-        cleaned = self._join_following_parts(cleaned)
+        cleaned, complete = self._join_following_parts(cleaned)
+        if not complete and not final:
+            # Saving now would record the partial text and, moments later, a "change" with a
+            # bogus history version; the next part's arrival (or process_pending) finishes it.
+            return WAITING
         note = self.annotator.annotate(cleaned.text, cleaned.title)
         doc = Document(
             id=doc_id_for_url(page.url), url=page.url, site=page.site, title=cleaned.title,
@@ -72,10 +81,11 @@ class PageProcessor:
         """Process every page fetched since it was last processed; returns counts per outcome."""
         counts: Counter[str] = Counter()
         for url in self.store.pages_to_process():
-            counts[self.process(url)] += 1
+            counts[self.process(url, final=True)] += 1
         return dict(counts)
 
     def _join_following_parts(self, first):
+        """The article with all its stored following parts, and whether none was missing."""
         from indexer.clean import clean, join_pages
 
         parts, seen = [first], {first.url}
@@ -84,11 +94,11 @@ class PageProcessor:
             seen.add(next_url)
             page = self.store.find_page(next_url)
             if page is None or page.html is None or page.error:
-                break  # not fetched (yet): the document is re-made when it arrives
+                return (join_pages(parts) if len(parts) > 1 else first), False
             part = clean(page.html, page.final_url or page.url, self.rules.get(page.site))
             parts.append(part)
             next_url = part.next_page
-        return join_pages(parts) if len(parts) > 1 else first
+        return (join_pages(parts) if len(parts) > 1 else first), True
 
     def _first_part(self, prev_url: str) -> str | None:
         from indexer.clean import clean
