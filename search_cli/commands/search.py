@@ -46,7 +46,8 @@ def strip_markers(snippet: str) -> str:
 
 def _wrap(snippet: str, width: int, max_lines: int) -> list[str]:
     """Greedy wrap by display width (CJK counts two and may break between characters)."""
-    text = " ".join(snippet.replace("[[", _OPEN).replace("]]", _CLOSE).split())
+    clean = snippet.replace(_OPEN, "").replace(_CLOSE, "")  # stray control chars in a page
+    text = " ".join(clean.replace("[[", _OPEN).replace("]]", _CLOSE).split())
     lines: list[str] = []
     current: list[str] = []
     used = 0
@@ -273,13 +274,15 @@ def print_batch(rows: Iterator[tuple[str, str, list[Hit]]], fmt: str, tag: str,
 
 # ---------------------------------------------------------------------------- commands
 SEARCH_EPILOG = EXIT_CODES_HELP + """
+
 A search with zero hits exits 0. Query syntax errors (unbalanced quote or parenthesis,
 unknown field) and bad dates exit 2; no index yet exits 3 (build it with `aesthetics index`).
 
 \b
-Query syntax: words (any of them, best first), "exact phrase", title:WORD,
-procedure:ID, risk:ID. Synonyms from the vocabulary are added ("nose job" finds rhinoplasty).
-Dates: YYYY-MM-DD, YYYY-MM or YYYY; --since/--until are inclusive.
+Query syntax: words (any of them, best first), "exact phrase",
+AND / OR / NOT and parentheses, fields title: text: procedure: risk: site: lang:.
+Synonyms from the vocabulary are added ("nose job" finds rhinoplasty).
+Dates: YYYY-MM-DD, YYYY-MM or YYYY; --since and --until are inclusive.
 
 \b
 Example:
@@ -344,6 +347,7 @@ def search(query: str | None, procedures: tuple[str, ...], risks: tuple[str, ...
 
 
 SHOW_EPILOG = EXIT_CODES_HELP + """
+
 An unknown ID or URL exits 2; no corpus yet exits 3.
 
 \b
