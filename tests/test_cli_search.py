@@ -130,6 +130,45 @@ def test_trec_and_urls_formats(search) -> None:
     assert len(urls) == 5 and all(u.startswith("https://") for u in urls)
 
 
+def test_snippet_wrap_keeps_two_lines_cjk_width_and_markers_across_breaks() -> None:
+    from search_cli.commands.search import render_snippet, strip_markers
+
+    lines = render_snippet("one two [[three four]] five six seven eight", width=14)
+    assert lines == ["one two three", "four five six …"]  # plain (not a tty): markers gone
+    zh = render_snippet("玻尿酸是一种常用的[[皮肤]]填充剂，多用于改善法令纹", width=10)
+    assert zh[0] == "玻尿酸是一" and len(zh) == 2  # CJK characters are two columns wide
+    assert strip_markers("[[a]] b [[c d]]") == "a b c d"
+
+
+def test_table_highlights_terms_only_on_a_terminal(indexed: Path) -> None:
+    import pty
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="100")
+    env.pop("NO_COLOR", None)
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", "from search_cli.main import main; main()",
+             "--data-dir", str(indexed), "search", "capsular contracture", "--limit", "1"],
+            stdout=follower, stderr=subprocess.PIPE, env=env, timeout=120)
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+    assert proc.returncode == 0, proc.stderr
+    out = b"".join(chunks).decode("utf-8")
+    assert "\x1b[" in out and "[[" not in out  # coloured, markers rendered, not printed
+    assert "Breast implants ten years on" in out
+
+
 # ---------------------------------------------------------------------------- filters
 @pytest.mark.parametrize(("args", "expected"), [
     (["--procedure", "hyaluronic-acid-filler"], {"filler-necrosis", "zh-hyaluronic"}),
