@@ -148,7 +148,8 @@ class CrawlContext:
         return cap is None or self.scheduled[source.name] < cap
 
     def register(self, candidates: list[tuple[str, int]], source_name: str, *,
-                 from_sitemap: bool = False) -> list[tuple[str, int]]:
+                 found_on: str | None = None, from_sitemap: bool = False
+                 ) -> list[tuple[str, int]]:
         """Put new links in the frontier; return those to request now (caps permitting).
 
         A link already in the frontier (queued or done, this run or an earlier one) is not
@@ -171,13 +172,14 @@ class CrawlContext:
                     self.report_skip(source_name, reason)
                     self.log_event("skipped", url, reason)
                 continue
-            if depth > limit:
-                self.report_skip(source_name, "depth limit")
+            if depth > limit:  # counted per link seen, not per URL: a reason, not a skip
+                self.report.skip_reasons["depth limit"] = \
+                    self.report.skip_reasons.get("depth limit", 0) + 1
                 continue
             if self.store.frontier_seen(url):
                 continue
             # Sitemap entries are the site's own list of real pages: no trap check for them.
-            trap = None if from_sitemap else self.trap.admit(url)
+            trap = None if from_sitemap else self.trap.admit(url, found_on)
             if trap:
                 self.store.frontier_mark(url, "skipped", trap)
                 self.report_skip(source_name, "trap")
@@ -393,10 +395,12 @@ def crawl(config: CrawlConfig, data_dir: Path, *,
     store = Store.open(data_dir)
     ctx = CrawlContext(config, store, data_dir, on_page=on_page, progress=progress,
                        conditional=conditional, revisit=revisit)
-    run = store.start_run("crawl", {"sources": [s.name for s in config.sources],
-                                    "conditional": conditional,
-                                    "start_urls": [u for s in config.sources
-                                                   for u in s.start_urls][:20]})
+    run = store.start_run("crawl", {
+        "sources": [s.name for s in config.sources],
+        "conditional": conditional,
+        "start_urls": [u for s in config.sources for u in s.start_urls],
+        "source_defs": [asdict(s) for s in config.sources],  # refresh re-crawls from these
+    })
     report = ctx.report
     report.run_id, report.started = run.id, run.started
     ctx.prepare_frontier()

@@ -148,8 +148,10 @@ class TrapGuard:
     """Counts URL variations so endless spaces (calendars, sort/filter permutations) stop.
 
     Two caps: distinct query strings per path (``?sort=…&page=…`` permutations) and distinct
-    URLs per numeric path template (``/cal/2024/05/17`` style day pages). Counts live in memory
-    for one run; they are bounded by the number of distinct paths, not URLs.
+    URLs of one numeric path template (``/cal/2024/05/#``) *found on a page of that same
+    template* — the signature of a calendar's "next day" chain. Articles with numeric ids
+    found on listing pages never count against the second cap, however many there are.
+    Counts live in memory for one run; they are bounded by the number of distinct paths.
     """
 
     def __init__(self, max_query_variants: int = 50, max_template_variants: int = 1000):
@@ -158,8 +160,9 @@ class TrapGuard:
         self._queries: dict[str, int] = defaultdict(int)
         self._templates: dict[str, int] = defaultdict(int)
 
-    def admit(self, url: str) -> str | None:
-        """Count ``url`` (canonical, not seen before); returns a reason when it is a trap."""
+    def admit(self, url: str, found_on: str | None = None) -> str | None:
+        """Count ``url`` (canonical, not seen before) found on page ``found_on``; returns a
+        reason when it is a trap."""
         parts = urlsplit(url)
         if parts.query:
             key = parts.netloc + parts.path
@@ -167,7 +170,7 @@ class TrapGuard:
                 return f"query-variation cap ({self.max_query_variants}) for {parts.path}"
             self._queries[key] += 1
         template = path_template(url)
-        if "#" in template:
+        if "#" in template and found_on is not None and path_template(found_on) == template:
             if self._templates[template] >= self.max_template_variants:
                 return f"path-variation cap ({self.max_template_variants}) for {template}"
             self._templates[template] += 1

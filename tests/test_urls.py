@@ -80,6 +80,13 @@ def test_trap_guard_caps_query_variations_per_path() -> None:
 def test_trap_guard_caps_numeric_path_templates() -> None:
     guard = TrapGuard(max_query_variants=100, max_template_variants=4)
     assert path_template("http://e.org/cal/2024/05/17") == "e.org/cal/#/#/#"
-    admitted = [guard.admit(f"http://e.org/cal/2024/05/{d}") is None for d in range(1, 8)]
+    admitted = [guard.admit(f"http://e.org/cal/2024/05/{d}", f"http://e.org/cal/2024/05/{d - 1}")
+                is None for d in range(1, 8)]
     assert admitted == [True] * 4 + [False] * 3
-    assert guard.admit("http://e.org/articles/slug") is None
+    assert guard.admit("http://e.org/articles/slug", "http://e.org/cal/2024/05/7") is None
+
+
+def test_numeric_ids_found_on_listings_are_not_a_trap() -> None:
+    guard = TrapGuard(max_query_variants=100, max_template_variants=4)
+    assert all(guard.admit(f"http://e.org/news/{i}.html", "http://e.org/list/2.html") is None
+               for i in range(50))

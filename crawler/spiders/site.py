@@ -127,7 +127,8 @@ class SiteSpider(scrapy.Spider):
         if "nofollow" in directives:
             return
         links = self._links(response, selector, html)
-        for url, link_depth in ctx.register([(u, depth + 1) for u in links], source):
+        for url, link_depth in ctx.register([(u, depth + 1) for u in links], source,
+                                            found_on=canonicalize(response.url)):
             yield self.page_request(url, source, link_depth)
 
     def _aliases(self, response: Response) -> tuple[str, ...]:
