@@ -323,7 +323,7 @@ def test_index_command_exits_4_while_the_index_lock_is_held(indexed: Path) -> No
     from corpus.lock import DataDirLock
 
     with DataDirLock(indexed, "index", command="test holder"):
-        proc = run_aesthetics("index", data_dir=indexed, timeout=120)  # waits, then gives up
+        proc = run_aesthetics("index", "--wait", "0.5", data_dir=indexed, timeout=120)
     assert proc.returncode == 4, proc.stderr
     assert str(os.getpid()) in proc.stderr and "Traceback" not in proc.stderr
 
