@@ -9,6 +9,10 @@ here are site-agnostic (class/id words and line shapes), so they hold on sites w
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import accumulate
 
 from lxml.html import HtmlElement
 
@@ -17,6 +21,19 @@ BREADCRUMB_LINE = re.compile(
     r"^\s*(?:current\s+(?:location|position|page)|you\s+are\s+here|your\s+(?:location|position)"
     r"|当前位置|您的位置|你的位置|您现在的位置|你现在的位置|所在位置|当前页面)"
     r"\s*[:：\-–—>»›]\s*", re.IGNORECASE)
+BREADCRUMB_LABELS = ("current location", "current position", "current page", "you are here",
+                     "your location", "your position", "当前位置", "您的位置", "你的位置",
+                     "现在的位置", "所在位置", "当前页面")
+
+
+def has_breadcrumb_label(html: str) -> bool:
+    """Does the raw page contain a location label at all? (substring tests: fast on 1 MB)."""
+    if any(label in html for label in BREADCRUMB_LABELS[6:]):
+        return True
+    low = html.lower()
+    return any(label in low for label in BREADCRUMB_LABELS[:6])
+
+
 CRUMB_SEPARATORS = re.compile(r"\s+[-–—>»›/|→]\s+|\s*[>»›→＞〉]\s*|\s*/\s+")
 HOME_NAMES = {"home", "homepage", "home page", "main page", "首页", "主页", "网站首页", "返回首页"}
 
@@ -38,8 +55,22 @@ _TAIL_MARKER = re.compile(
     r"|recommended\s+(?:for\s+you|articles?|reading)|more\s+(?:articles|stories)\s+(?:like\s+this|from)"
     r"|leave\s+a\s+(?:reply|comment)|(?:\d+\s+)?comments?|share\s+this(?:\s+article)?"
     r"|free\s+consultation|book\s+a\s+consultation|online\s+consultation"
+    r"|tell\s+us\s+what\s+you\s+think|join\s+the\s+(?:discussion|conversation)"
     r"|相关(?:文章|阅读|推荐|项目|资讯|问答|新闻|整形项目)|热门(?:文章|推荐|话题|标签|资讯|项目)|推荐阅读"
-    r"|猜你喜欢|网友评论|发表评论|最新评论|免费咨询|在线咨询|分享到)\s*[:：]?\s*$", re.IGNORECASE)
+    r"|猜你喜欢|网友评论|发表评论|最新评论|免费咨询|在线咨询|分享到)\s*[:：.…!]*\s*$", re.IGNORECASE)
+
+# Lines that announce links to other articles ("READ MORE: ...", "相关阅读：..."): the line goes,
+# and so do the link lines right after it.
+_PROMO_MARKER = re.compile(
+    r"^\s*(?:read\s+more|see\s+more|see\s+also|more\s+on\s+this(?:\s+story)?|don[’']?t\s+miss"
+    r"|related(?:\s+(?:articles?|stories|coverage|links?|content|reading))?|also\s+read"
+    r"|you\s+may\s+also\s+like|recommended(?:\s+for\s+you)?|trending(?:\s+now)?"
+    r"|most\s+(?:popular|read)|相关(?:文章|阅读|链接|推荐)|推荐阅读|延伸阅读|扩展阅读|猜你喜欢"
+    r"|热门(?:文章|推荐|阅读))\s*(?:[:：.…!]+|$)", re.IGNORECASE)
+
+# Copyright and rights lines at the foot of an article.
+_COPYRIGHT_LINE = re.compile(
+    r"^\s*(?:©|\(c\)\s*\d{4}|copyright\b|版权所有|版权声明)|all\s+rights\s+reserved", re.IGNORECASE)
 
 # Single lines that are furniture wherever they appear.
 _FURNITURE_LINE = re.compile(
@@ -85,6 +116,61 @@ def _norm(text: str) -> str:
     return re.sub(r"\W+", "", text.lower())
 
 
+# Substrings that cover every name we act on ("comment" covers "comments", ...).
+_QUICK_WORDS = ("crumb", "author", "byline", "share", "sharing", "related", "recommend",
+                "hottopics", "hotnews", "hotlist", "comment", "consult", "advert", "sponsor",
+                "newsletter", "subscribe", "cookie", "disqus", "yarpp", "outbrain", "taboola")
+
+
+@dataclass
+class Scan:
+    """Elements named (by class or id) as furniture, breadcrumbs or bylines: one pass per page."""
+
+    furniture: list[HtmlElement] = field(default_factory=list)
+    crumbs: list[HtmlElement] = field(default_factory=list)
+    bylines: list[HtmlElement] = field(default_factory=list)
+
+
+def scan(body: HtmlElement | None) -> Scan:
+    """Sort the body's class/id-bearing elements once.
+
+    One regex pass over all their names joined (offsets map hits back to elements) costs a
+    fraction of testing each element in Python, which matters on 5,000-element pages.
+    """
+    found = Scan()
+    if body is None:
+        return found
+    values = body.xpath(".//@class | .//@id")  # strings from C; each knows its element
+    blob = "\n".join(values).lower()
+    starts = list(accumulate(map(len, values), lambda at, size: at + size + 1, initial=0))
+    hits: set[int] = set()
+    for word in _QUICK_WORDS:  # str.find per word: far quicker than one big alternation
+        at = blob.find(word)
+        while at != -1:
+            hits.add(bisect_right(starts, at) - 1)
+            at = blob.find(word, at + len(word))
+    done: set[HtmlElement] = set()
+    for index in sorted(hits):
+        el = values[index].getparent()
+        if el in done:
+            continue
+        done.add(el)
+        name = (el.get("class") or "") + " " + (el.get("id") or "")
+        low = name.lower()
+        if "crumb" in low:
+            found.crumbs.append(el)
+        if ("author" in low or "byline" in low) and len(found.bylines) < 10:
+            found.bylines.append(el)
+        if el.tag not in ("html", "body", "main", "article") and _is_furniture(name):
+            found.furniture.append(el)
+    return found
+
+
+def _is_furniture(attrs: str) -> bool:
+    low = _CAMEL.sub(" ", attrs).lower()
+    return any(word in _FURNITURE_WORDS for word in _WORD_SPLIT.split(low))
+
+
 def furniture_words(el: HtmlElement) -> bool:
     """Does the element's class or id name it as furniture (share bar, related list, ...)?"""
     attrs = (el.get("class") or "") + " " + (el.get("id") or "")
@@ -94,16 +180,31 @@ def furniture_words(el: HtmlElement) -> bool:
     return any(word in _FURNITURE_WORDS for word in _WORD_SPLIT.split(attrs))
 
 
-def tidy_lines(lines: list[str]) -> list[str]:
-    """Drop breadcrumb and furniture lines; cut a trailing related/comments block."""
+def tidy_lines(lines: list[str], is_link: Callable[[str], bool] | None = None) -> list[str]:
+    """Drop breadcrumb, furniture, promo and copyright lines; cut a trailing related block.
+
+    ``is_link(line)`` tells whether a line is exactly a link's text on the page; it lets a
+    promo marker take the link list under it along.
+    """
     total = sum(len(line) for line in lines) or 1
     out: list[str] = []
     seen = 0
+    in_promo = False
     for line in lines:
         if seen > total * 0.5 and len(line) <= 60 and _TAIL_MARKER.match(line):
             break
         seen += len(line)
-        if is_breadcrumb_line(line) or _FURNITURE_LINE.match(line):
+        if in_promo and len(line) <= 160 and is_link is not None and is_link(line):
             continue
+        in_promo = False
+        if len(line) <= 250 and (is_breadcrumb_line(line) or _FURNITURE_LINE.match(line)
+                                 or _COPYRIGHT_LINE.search(line)):
+            continue
+        promo = _PROMO_MARKER.match(line) if len(line) <= 200 else None
+        if promo:
+            rest = line[promo.end():].strip()
+            if not rest or len(rest) <= 160:
+                in_promo = not rest
+                continue
         out.append(line)
     return out

@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from lxml.html import HtmlElement
+from lxml.etree import ParserError
+from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
 from indexer import boilerplate, dates, metadata
 from indexer.fallback import dense_text
@@ -30,8 +32,11 @@ _ERROR_TITLE = re.compile(
 _NOT_ARTICLE_PATH = {"tag", "tags", "category", "categories", "search", "contact", "contact-us",
                      "contactus", "login", "register", "signup", "cart", "archive", "archives",
                      "author", "list", "sitemap"}
-_LIST_MARK = re.compile(r"^[-•·▪●]\s+")  # trafilatura's list-item marker; items stay lines
-_MOJIBAKE_HINT = re.compile("[ÃÂâ€åæçèéœ]")
+# trafilatura marks list items with "- "; items stay lines of their own without it
+_LIST_MARK = re.compile(r"^[ \t]*[-•·▪●][ \t]+", re.MULTILINE)
+# UTF-8 read as Latin-1/cp1252 leaves these pairs ("Ã©", "â€™", "å¤§"); plain accents do not.
+_MOJIBAKE_HINT = re.compile("[ÃÂâåæçéèäö][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178"
+                            "\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
 
 
 @dataclass
@@ -113,36 +118,47 @@ def _clean(html: object, url: str, rules: SiteRules | None) -> Cleaned:
 
     meta = metadata.meta_map(tree)
     items = metadata.json_ld(tree)
+    body = tree.find("body")
+    if body is None:
+        body = tree.find(".//body")
+    found = boilerplate.scan(body)
     lang_raw = (tree.get("lang") or meta.get("content-language") or meta.get("og:locale") or "")
     month_first = lang_raw.lower().replace("_", "-") in ("en-us", "en-ph", "en-ca")
     site_name = metadata.site_name_of(meta, items)
     title, site_name = metadata.title_of(tree, meta, items, site_name)
     published, modified = metadata.dates_of(tree, meta, items, month_first)
-    crumbs = metadata.breadcrumb_of(tree, items)
+    body_text = body.text_content() if body is not None else ""
+    crumbs = metadata.breadcrumb_of(tree, items, found.crumbs, body_text[:100_000])
     next_page, prev_page = metadata.pagination_of(tree, url)
+    author = metadata.author_of(tree, meta, items, found.bylines)
+    canonical = metadata.canonical_of(tree, meta, url)
     if rules and rules.title:
         title = _select_text(tree, rules.title) or title
     if rules and rules.date:
         published = dates.parse_date(_select_text(tree, rules.date, date_attr=True),
                                      month_first=month_first) or published
-    body_text = _page_text(tree)
-    if not published:
-        published = dates.labelled_date(body_text, month_first=month_first)
-    if not modified:
-        modified = dates.labelled_date(body_text, modified=True, month_first=month_first)
+    top_text = ""
+    if not published or not author:
+        top_text = _page_text(body)
+        published = published or dates.labelled_date(top_text, month_first=month_first)
+        modified = modified or dates.labelled_date(top_text, modified=True,
+                                                   month_first=month_first)
 
+    links = LinkTexts(tree)
     text = ""
     if rules and rules.body:
         text = _select_text(tree, rules.body, blocks=True)
     if not text:
-        text = _extract(tree, url)
-    lines = _tidy(text, title)
+        _prune(body, found.furniture, len(body_text))
+        text = _extract(tree, url, links)
+    lines = _tidy(text, title, links.__contains__)
+    if _has_short_run(lines):
+        lines = drop_link_runs(lines, links)
     text = "\n".join(lines)
 
     if not published:
         published = dates.date_from_url(url) or _htmldate(tree, url)
-    author = (metadata.author_of(tree, meta, items) or metadata.byline_in_lines(lines)
-              or metadata.labelled_author(body_text))
+    author = author or metadata.byline_in_lines(lines) or metadata.labelled_author(top_text)
     language = metadata.language_of(tree, meta, items) or metadata.detect_language(
         text or title)
     if language == "zh" and metadata.detect_language(text) == "en":
@@ -150,12 +166,12 @@ def _clean(html: object, url: str, rules: SiteRules | None) -> Cleaned:
     category = (boilerplate.category_from_crumbs(crumbs, title, site_name) if crumbs else None) \
         or metadata.section_of(meta, items)
     return Cleaned(
-        url=url, canonical_url=metadata.canonical_of(tree, meta, url), title=_norm(title),
+        url=url, canonical_url=canonical, title=_norm(title),
         author=_norm(author) or None, published=published, modified=modified,
         site_name=_norm(site_name) or None, language=language,
         category=_norm(category) or None,
         description=_norm(metadata.description_of(meta, items)) or None, text=text,
-        is_article=_is_article(title, text, url, meta, items, tree,
+        is_article=_is_article(title, text, url, meta, items, links,
                                multipage=bool(next_page or prev_page)),
         next_page=next_page, prev_page=prev_page,
     )
@@ -182,34 +198,40 @@ def _looks_binary(text: str) -> bool:
     return bad > len(head) * 0.1
 
 
+_PARSER = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8",
+                     remove_comments=True, remove_pis=True)
+# libxml2 chokes on a doctype line with a slash in it (seen on old XHTML pages)
+_SLASHED_DOCTYPE = re.compile(r"^< ?! ?DOCTYPE[^>]*/[^<>]*>", re.IGNORECASE)
+
+
 def _parse(text: str) -> HtmlElement | None:
-    from trafilatura.utils import load_html
+    """An lxml tree of the page, or ``None`` if there is no document in it at all."""
+    if "doctype" in text[:50].lower():
+        first, newline, rest = text.partition("\n")
+        text = _SLASHED_DOCTYPE.sub("", first, count=1) + newline + rest
+    for attempt in (text, None):
+        try:
+            if attempt is None:  # an encoding declaration or lone surrogates: parse bytes
+                return document_fromstring(text.encode("utf-8", "replace"), parser=_PARSER)
+            return document_fromstring(attempt, parser=_PARSER)
+        except (ValueError, ParserError):
+            continue
+    return None
 
-    try:
-        tree = load_html(text)
-    except (ValueError, TypeError):
-        tree = None
-    if tree is None or not isinstance(tree, HtmlElement):
-        return None
-    return tree
 
-
-def _page_text(tree: HtmlElement) -> str:
+def _page_text(body: HtmlElement | None) -> str:
     """Visible text at the top of the page (for bylines and dates), scripts excluded."""
-    body = tree.find(".//body")
     if body is None:
         return ""
     chunks: list[str] = []
     size = 0
-    for node in body.iter():
-        if not isinstance(node.tag, str) or node.tag in ("script", "style", "noscript"):
-            continue
-        for piece in (node.text, node.tail):
-            if piece and piece.strip():
-                chunks.append(piece.strip())
-                size += len(piece)
-        if size > 20_000:
-            break
+    for piece in body.xpath(".//text()[not(parent::script) and not(parent::style)]"):
+        piece = piece.strip()
+        if piece:
+            chunks.append(piece)
+            size += len(piece)
+            if size > 20_000:
+                break
     return "\n".join(chunks)
 
 
@@ -231,14 +253,22 @@ def _select_text(tree: HtmlElement, selector: str, *, blocks: bool = False,
     return "\n".join(t for t in out if t)
 
 
-def _extract(tree: HtmlElement, url: str) -> str:
-    """trafilatura on a pruned copy; our dense-block fallback when it finds little."""
+def _extract(tree: HtmlElement, url: str, links: LinkTexts) -> str:
+    """trafilatura's main text, checked: a page dump of menus gets a second, slower opinion;
+    too little text gets our dense-block fallback."""
     import trafilatura
 
-    pruned = _prune(tree)
-    doc = trafilatura.bare_extraction(pruned, url=url or None, fast=True,
+    doc = trafilatura.bare_extraction(tree, url=url or None, fast=True,
                                       include_comments=False, include_tables=True)
     text = (doc.text or "") if doc is not None else ""
+    if _menu_share(text, links) > 0.5:
+        # Fast mode's recall rescue can return the whole page; the full cascade (with its
+        # external comparison) is slower but rarely does. Kept only if it is less of a menu.
+        slow = trafilatura.bare_extraction(tree, url=url or None, fast=False,
+                                           include_comments=False, include_tables=True)
+        slow_text = (slow.text or "") if slow is not None else ""
+        if slow_text and _menu_share(slow_text, links) < _menu_share(text, links):
+            text = slow_text
     if len(text) < 200:
         fallback = dense_text(tree)
         if len(fallback) > 2 * len(text) + 100:
@@ -246,27 +276,76 @@ def _extract(tree: HtmlElement, url: str) -> str:
     return text
 
 
-def _prune(tree: HtmlElement) -> HtmlElement:
-    """A copy of ``tree`` without blocks named as furniture (unless they hold most of the text)."""
-    from copy import deepcopy
+class LinkTexts:
+    """The texts of the page's links, collected on first use: most pages never need them."""
 
-    pruned = deepcopy(tree)
-    body = pruned.find(".//body")
-    if body is None:
-        return pruned
-    total = len(body.text_content()) or 1
-    doomed = [el for el in body.iter()
-              if isinstance(el.tag, str) and el.tag not in ("body", "html", "main", "article")
-              and boilerplate.furniture_words(el)]
-    for el in doomed:
-        if el.getparent() is None:
+    def __init__(self, tree: HtmlElement):
+        self.tree = tree
+        self._texts: set[str] | None = None
+
+    @property
+    def texts(self) -> set[str]:
+        if self._texts is None:
+            whole = {" ".join(a.text_content().split()) for a in self.tree.xpath("//a")}
+            parts = {" ".join(t.split()) for t in self.tree.xpath("//a//text()")}
+            self._texts = (whole | parts) - {""}
+        return self._texts
+
+    def __contains__(self, line: object) -> bool:
+        return line in self.texts
+
+
+def _menu_share(text: str, links: LinkTexts) -> float:
+    """Share of the text's characters in lines that are just a link's text (a menu)."""
+    lines = [line.lstrip("-•· ").strip() for line in text.split("\n")]
+    short = [line for line in lines if line and len(line) <= 60]
+    if not text or len(short) < 8:
+        return 0.0
+    linked = sum(len(line) for line in short if line in links)
+    return linked / len(text)
+
+
+def drop_link_runs(lines: list[str], anchors: LinkTexts | set[str], run: int = 4) -> list[str]:
+    """Remove runs of ``run`` or more consecutive short lines that are each a link's text:
+    menus and related-article lists that slipped into the main text."""
+    out: list[str] = []
+    pending: list[str] = []
+    for line in lines + [""]:
+        if line and len(line) <= 80 and line in anchors:
+            pending.append(line)
+            continue
+        if len(pending) < run:
+            out.extend(pending)
+        pending = []
+        if line:
+            out.append(line)
+    return out
+
+
+def _has_short_run(lines: list[str], run: int = 4) -> bool:
+    """Cheap pre-test for drop_link_runs: any ``run`` consecutive short lines at all?"""
+    count = 0
+    for line in lines:
+        count = count + 1 if len(line) <= 80 else 0
+        if count >= run:
+            return True
+    return False
+
+
+def _prune(body: HtmlElement | None, furniture: list[HtmlElement], total: int) -> None:
+    """Drop blocks named as furniture, unless one holds much of the page's text (then the
+    name is a layout class such as "post-with-share-bar" around the article itself)."""
+    if body is None or not furniture:
+        return
+    for el in furniture:
+        parent = el.getparent()
+        if parent is None:
             continue
         if len(el.text_content()) < total * 0.3:
             el.drop_tree()
-    return pruned
 
 
-def _tidy(text: str, title: str) -> list[str]:
+def _tidy(text: str, title: str, is_link: Callable[[str], bool] | None = None) -> list[str]:
     """NFC, mojibake fixed, whitespace tidied, furniture lines dropped, title not repeated."""
     if not text:
         return []
@@ -274,10 +353,9 @@ def _tidy(text: str, title: str) -> list[str]:
         import ftfy
 
         text = ftfy.fix_text(text)
-    text = unicodedata.normalize("NFC", text)
-    lines = [_LIST_MARK.sub("", _SPACES.sub(" ", line).strip()) for line in text.split("\n")]
-    lines = [line for line in lines if line]
-    lines = boilerplate.tidy_lines(lines)
+    text = _LIST_MARK.sub("", _SPACES.sub(" ", unicodedata.normalize("NFC", text)))
+    lines = [stripped for line in text.split("\n") if (stripped := line.strip())]
+    lines = boilerplate.tidy_lines(lines, is_link)
     norm_title = boilerplate._norm(title)
     if lines and norm_title and boilerplate._norm(lines[0]) == norm_title:
         lines = lines[1:]
@@ -302,7 +380,7 @@ def _htmldate(tree: HtmlElement, url: str) -> str | None:
 
 
 def _is_article(title: str, text: str, url: str, meta: dict[str, str], items: list[dict],
-                tree: HtmlElement, *, multipage: bool = False) -> bool:
+                links: LinkTexts, *, multipage: bool = False) -> bool:
     """Listing, tag, contact and error pages are not articles; see the module docstring."""
     if not text:
         return False
@@ -328,6 +406,5 @@ def _is_article(title: str, text: str, url: str, meta: dict[str, str], items: li
     elif size < 400 or (len(long_lines) < 2 and size < 1200):
         return False
     # A listing: most extracted lines are the texts of links.
-    anchors = {metadata.squash(a.text_content()) for a in tree.iterfind(".//a")}
-    linked = sum(len(line) for line in lines if line.lstrip("- ") in anchors)
+    linked = sum(len(line) for line in lines if line in links)
     return linked < 0.5 * len(text)

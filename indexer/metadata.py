@@ -25,13 +25,13 @@ ARTICLE_TYPES = {"article", "newsarticle", "blogposting", "report", "medicalwebp
 
 
 def squash(text: str | None) -> str:
-    return _WS.sub(" ", text or "").strip()
+    return " ".join(text.split()) if text else ""
 
 
 def json_ld(tree: HtmlElement) -> list[dict]:
     """Every JSON-LD object on the page, ``@graph`` flattened; broken blocks are skipped."""
     found: list[dict] = []
-    for script in tree.iterfind(".//script[@type]"):
+    for script in tree.xpath("//script[@type]"):
         if "ld+json" not in (script.get("type") or "").lower():
             continue
         raw = (script.text or "").strip()
@@ -81,7 +81,7 @@ def ld_name(value: object) -> str | None:
 def meta_map(tree: HtmlElement) -> dict[str, str]:
     """``<meta>`` content keyed by lowercased name/property/itemprop; the first one wins."""
     out: dict[str, str] = {}
-    for meta in tree.iterfind(".//meta"):
+    for meta in tree.xpath("//meta[@content]"):
         content = meta.get("content")
         if not content:
             continue
@@ -128,7 +128,7 @@ def title_of(tree: HtmlElement, meta: dict[str, str], items: list[dict],
     node = tree.find(".//title")
     if node is not None:
         head_title = text_of(node)
-    h1s = [t for t in (text_of(h) for h in tree.iterfind(".//h1")) if t]
+    h1s = [t for t in (text_of(h) for h in tree.xpath("//h1")) if t]
     article = ld_article(items)
     candidates = [
         ld_name(article.get("headline")) if article else None,
@@ -182,7 +182,9 @@ _BYLINE = re.compile(r"^\s*(?:by|written\s+by|author|作者|文|撰文)\s*[:：]
                      re.IGNORECASE)
 
 
-def author_of(tree: HtmlElement, meta: dict[str, str], items: list[dict]) -> str | None:
+def author_of(tree: HtmlElement, meta: dict[str, str], items: list[dict],
+              bylines: list[HtmlElement]) -> str | None:
+    """Author from JSON-LD, meta tags, rel/itemprop=author, then author/byline elements."""
     article = ld_article(items)
     if article:
         found = ld_name(article.get("author"))
@@ -192,12 +194,11 @@ def author_of(tree: HtmlElement, meta: dict[str, str], items: list[dict]) -> str
                        "parsely-author")
     if found and not found.startswith("http"):
         return _clean_byline(found)
-    for xpath in (".//*[@rel='author']", ".//*[@itemprop='author']"):
-        for el in tree.iterfind(xpath):
-            text = text_of(el)
-            if 1 < len(text) <= 80:
-                return _clean_byline(text)
-    for el in tree.xpath(".//*[contains(@class,'author') or contains(@class,'byline')]")[:10]:
+    for el in tree.xpath("//*[@rel='author' or @itemprop='author']")[:10]:
+        text = text_of(el)
+        if 1 < len(text) <= 80:
+            return _clean_byline(text)
+    for el in bylines:
         text = text_of(el)
         if 1 < len(text) <= 60:
             match = _BYLINE.match(text)
@@ -248,7 +249,7 @@ def dates_of(tree: HtmlElement, meta: dict[str, str], items: list[dict],
         meta, "article:modified_time", "og:updated_time", "datemodified", "last-modified",
         "dcterms.modified", "lastmod"))
     if not published:
-        for el in tree.iterfind(".//time"):
+        for el in tree.xpath("//time"):
             published = dates.parse_date(el.get("datetime") or text_of(el),
                                          month_first=month_first)
             if published:
@@ -296,7 +297,7 @@ def detect_language(text: str) -> str | None:
 
 
 def canonical_of(tree: HtmlElement, meta: dict[str, str], url: str) -> str | None:
-    for link in tree.iterfind(".//link[@rel]"):
+    for link in tree.xpath("//link[@rel]"):
         if link.get("rel", "").strip().lower() == "canonical" and link.get("href"):
             return absolute(url, link.get("href"))
     found = first_meta(meta, "og:url")
@@ -313,7 +314,8 @@ def absolute(base: str, href: str | None) -> str | None:
         return None
 
 
-def breadcrumb_of(tree: HtmlElement, items: list[dict]) -> list[str]:
+def breadcrumb_of(tree: HtmlElement, items: list[dict], crumb_elements: list[HtmlElement],
+                  html: str) -> list[str]:
     """Crumbs from JSON-LD BreadcrumbList, a breadcrumb element, or a "Current location" line."""
     for item in items:
         if "breadcrumblist" in ld_types(item) and isinstance(item.get("itemListElement"), list):
@@ -330,11 +332,12 @@ def breadcrumb_of(tree: HtmlElement, items: list[dict]) -> list[str]:
             names = [n for n in names if n]
             if names:
                 return names
-    for el in tree.xpath(
-            ".//*[contains(translate(@class,'BREADCRUMB','breadcrumb'),'breadcrumb') or "
-            "contains(translate(@id,'BREADCRUMB','breadcrumb'),'breadcrumb') or "
-            "@aria-label='breadcrumb' or @aria-label='Breadcrumb']")[:3]:
-        links = [text_of(a) for a in el.iterfind(".//a")]
+    named = [el for el in crumb_elements if "breadcrumb" in (
+        (el.get("class") or "") + (el.get("id") or "")).lower()] or crumb_elements
+    named += [el for el in tree.xpath("//nav[@aria-label]")
+              if "crumb" in el.get("aria-label", "").lower()]
+    for el in named[:3]:
+        links = [text_of(a) for a in el.xpath(".//a")]
         links = [t for t in links if t]
         full = text_of(el)
         if links:
@@ -347,7 +350,10 @@ def breadcrumb_of(tree: HtmlElement, items: list[dict]) -> list[str]:
             return parts
         if full:
             return boilerplate.crumbs_of(full)
-    # A "Current location - ..." line printed as plain text near the top of the body.
+    # A "Current location - ..." line printed as plain text near the top of the body
+    # (looked for in the elements only when the raw page has such a label at all).
+    if not boilerplate.has_breadcrumb_label(html):
+        return []
     for el in tree.xpath(".//body//*[self::div or self::p or self::span or self::li or self::td "
                          "or self::section or self::nav]")[:400]:
         own = squash(el.text or "")
@@ -392,6 +398,14 @@ def page_key(url: str) -> tuple[str, str, int] | None:
     return written, base, number
 
 
+def _url_stem(url: str) -> str:
+    """The last path segment without extension or page suffix ("guide" of "/a/guide_2.html")."""
+    path = url.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    last = path.rsplit("/", 1)[-1] if "/" in path.split("://", 1)[-1] else ""
+    last = _PATH_PAGE.sub("", "/" + last).lstrip("/")
+    return last.rsplit(".", 1)[0]
+
+
 def pagination_of(tree: HtmlElement, url: str) -> tuple[str | None, str | None]:
     """(next, previous) part of a multi-page article: only links to the same article's pages.
 
@@ -403,13 +417,19 @@ def pagination_of(tree: HtmlElement, url: str) -> tuple[str | None, str | None]:
         return None, None
     written, base, number = here
     nxt = prev = None
-    candidates: list[tuple[str, str]] = []
-    for el in tree.iterfind(".//link[@rel]"):
-        candidates.append((el.get("rel", "").lower(), el.get("href") or ""))
-    for el in tree.iterfind(".//a[@href]"):
-        candidates.append(((el.get("rel") or "").lower(), el.get("href") or ""))
-        if len(candidates) > 3000:
-            break
+    candidates: list[tuple[str, str]] = [
+        (el.get("rel", "").lower(), el.get("href") or "")
+        for el in tree.xpath("//link[@rel and @href] | //a[@rel and @href]")
+        if "next" in el.get("rel", "").lower() or "prev" in el.get("rel", "").lower()]
+    stem = _url_stem(url)
+    slash_stem = "/" + stem
+    # Cheap string test first: a part's link names the page, a page parameter or a "?".
+    for href in set(tree.xpath("//a/@href")[:5000]):
+        if (stem and (slash_stem in href or href.startswith(stem))) or href.startswith("?") or (
+                ("page" in href or "Page" in href) and any(c.isdigit() for c in href[-12:])):
+            candidates.append(("", str(href)))
+            if len(candidates) > 300:
+                break
     for rel, href in candidates:
         target = absolute(url, href)
         key = page_key(target) if target else None
