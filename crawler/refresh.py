@@ -554,6 +554,9 @@ def refresh(store: Store, data_dir: Path, sources: list[Source], config: CrawlCo
     plan, hints = prepare(store, sources, config)
     report.errors.extend(hints.errors)
     _seed_frontier(store, sources, plan)
+    listings = [canonicalize(u) for s in sources for u in s.start_urls]
+    checked_before = {u: p.checked_at for u in plan.revisit + plan.skipped + listings
+                      if (p := store.get_page(u, with_html=False)) is not None}
 
     outcomes: dict[str, str] = {}
 
@@ -563,7 +566,11 @@ def refresh(store: Store, data_dir: Path, sources: list[Source], config: CrawlCo
             outcomes[url] = outcome
         return outcome
 
-    crawl_report = crawl(replace(config, sources=sources, resume=True), data_dir,
+    # Scrapy re-reads the spider's source for every response to warn about generators that
+    # return values; with a thousand 304s that check costs more than the answers themselves.
+    settings = {"WARN_ON_GENERATOR_RETURN_VALUE": False, **config.settings}
+    crawl_report = crawl(replace(config, sources=sources, resume=True, settings=settings),
+                         data_dir,
                          on_page=record, progress=progress, conditional=True,
                          revisit=plan.revisit + plan.new)
     if on_page is not None:
@@ -574,7 +581,7 @@ def refresh(store: Store, data_dir: Path, sources: list[Source], config: CrawlCo
     report.not_modified = crawl_report.not_modified
     report.requests = crawl_report.pages_fetched + hints.requests
     _deletions(store, sources, hints, gone_now, live_before, report)
-    _classify(store, plan, outcomes, live_before, report)
+    _classify(store, plan, outcomes, live_before, checked_before, report)
     report.finished = utcnow()
     return report
 
@@ -595,7 +602,14 @@ def _deletions(store: Store, sources: list[Source], hints: Hints, gone_now: set[
 
 
 def _classify(store: Store, plan: RefreshPlan, outcomes: dict[str, str], live_before: set[str],
-              report: ChangeReport) -> None:
+              checked_before: dict[str, str | None], report: ChangeReport) -> None:
+    """Sort live documents into changed / unchanged. A page was visited this run when its
+    ``checked_at`` moved (a 304 or a body); one the sitemap vouched for counts as unchanged
+    only while it was really left alone."""
+
+    def visited(url: str, page: Page) -> bool:
+        return url in checked_before and page.checked_at != checked_before[url]
+
     skipped = set(plan.skipped)
     for url, outcome in sorted(outcomes.items()):
         if outcome in NEW_KINDS:
@@ -614,9 +628,8 @@ def _classify(store: Store, plan: RefreshPlan, outcomes: dict[str, str], live_be
         page = store.get_page(url, with_html=False)
         if page is None or page.error:
             continue
-        confirmed = page.checked_at is not None and page.checked_at >= report.started
-        if confirmed or url in skipped:
+        if visited(url, page) or url in skipped:
             report.unchanged += 1
     report.skipped = sum(1 for u in skipped
                          if (p := store.get_page(u, with_html=False)) is not None
-                         and (p.checked_at or "") < report.started)
+                         and not visited(u, p))

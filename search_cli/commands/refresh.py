@@ -139,7 +139,7 @@ def _refresh(data_dir: Path, sources: list | None, config, sources_file: str | N
                                  progress=lambda line: progress(line, quiet=quiet))
             if sys.stderr.isatty() and not quiet:
                 click.echo("", err=True)
-            index = None if no_index else _update_index(data_dir, quiet)
+            index = None if no_index else _update_index(store, data_dir, quiet)
             outcome = "ok"
         except KeyboardInterrupt:
             outcome = "interrupted"
@@ -167,7 +167,12 @@ def _processor(store: Store, data_dir: Path):
     return PageProcessor(store, data_dir)
 
 
-def _update_index(data_dir: Path, quiet: bool) -> dict:
+def _update_index(store: Store, data_dir: Path, quiet: bool) -> dict:
+    """Index what changed; when nothing did, not even Whoosh is loaded (a quiet day's
+    refresh is mostly 304s and should cost little more than them)."""
+    if next(store.documents_to_index(), None) is None:
+        return {"added": 0, "updated": 0, "deleted": 0, "total": store.count_documents(),
+                "rebuilt": False}
     from indexer.build import update_index
 
     done = update_index(data_dir, progress=lambda line: progress(line, quiet=quiet))
