@@ -48,11 +48,25 @@ class Crawled:
             text = page.read_text(encoding="utf-8")
             if "{{EXTERNAL}}" in text:
                 page.write_text(text.replace("{{EXTERNAL}}", ext_base), encoding="utf-8")
+        self._add_gzip_bomb(root)
         self.server = SiteServer(root, log_path=tmp / "site.jsonl").start()
         self.data_dir = tmp / "data"
         self.result = run_aesthetics(
             "crawl", self.server.url("/"), "--delay", "0", "--depth", str(DEPTH), "--no-index",
             "--format", "json", data_dir=self.data_dir, timeout=120)
+
+    @staticmethod
+    def _add_gzip_bomb(root: Path) -> None:
+        """11 MB of HTML that gzips to a few KB: only the size limit on the inflated body
+        stops it (generated here rather than kept in the repository)."""
+        (root / "bomb.html").write_text("<html><body>" + "<p>aaaa</p>" * 1_000_000
+                                        + "</body></html>", encoding="utf-8")
+        routes = json.loads((root / "_routes.json").read_text(encoding="utf-8"))
+        routes["/bomb.html"] = {"gzip": True}
+        (root / "_routes.json").write_text(json.dumps(routes), encoding="utf-8")
+        index = root / "index.html"
+        index.write_text(index.read_text(encoding="utf-8").replace(
+            "</ul>", '<li><a href="/bomb.html">Compressed</a></li></ul>'), encoding="utf-8")
 
     def stop(self) -> None:
         self.server.stop()
@@ -145,6 +159,8 @@ def test_errors_and_skips_are_recorded(crawled: Crawled) -> None:
     errors = {e["url"].replace(crawled.server.base, ""): e["error"] for e in run.details["errors"]}
     assert "redirect loop" in errors["/loop-a"]
     assert errors["/big.html"].startswith("too big")
+    assert errors["/bomb.html"] == "too big (after decompression)"
+    assert "/bomb.html" not in stored
     reasons = run.details["skip_reasons"]
     assert reasons.get("disallowed by robots.txt") == 1
     assert reasons.get("not HTML") == 2  # the .pdf link and the PDF served without extension

@@ -177,6 +177,8 @@ class SiteSpider(scrapy.Spider):
             reason = str(exc) or type(exc).__name__
             if "robots.txt" in reason:
                 self.ctx.request_done(request, "skipped", "disallowed by robots.txt")
+            elif "DOWNLOAD_MAXSIZE" in reason:  # a compressed body that inflates too far
+                self.ctx.request_done(request, "failed", "too big (after decompression)")
             else:
                 self.ctx.request_done(request, "failed", reason)
         elif isinstance(exc, DownloadCancelledError):
