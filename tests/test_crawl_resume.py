@@ -25,7 +25,7 @@ PARAGRAPH = ("Swelling after the procedure settles over several weeks, and the s
              "to sleep with the head raised and to report fever or increasing pain at once.")
 
 
-def _make_site(root: Path) -> None:
+def _make_site(root: Path, delay: float = 0.15) -> None:
     (root / "articles").mkdir(parents=True)
     links = []
     for i in range(N_ARTICLES):
@@ -41,7 +41,7 @@ def _make_site(root: Path) -> None:
     (root / "index.html").write_text(
         "<html><head><title>Notes</title></head><body><ul>" + "".join(links) + "</ul></body></html>",
         encoding="utf-8")
-    (root / "_routes.json").write_text(json.dumps({"/articles/": {"prefix": True, "delay": 0.15}}))
+    (root / "_routes.json").write_text(json.dumps({"/articles/": {"prefix": True, "delay": delay}}))
 
 
 def _stored_urls(data_dir: Path) -> list[str]:
