@@ -566,9 +566,12 @@ def refresh(store: Store, data_dir: Path, sources: list[Source], config: CrawlCo
             outcomes[url] = outcome
         return outcome
 
-    # Scrapy re-reads the spider's source for every response to warn about generators that
-    # return values; with a thousand 304s that check costs more than the answers themselves.
-    settings = {"WARN_ON_GENERATOR_RETURN_VALUE": False, **config.settings}
+    # Per-response overhead matters when most answers are empty 304s. Scrapy re-reads the
+    # spider's source for every response to warn about generators that return values, and
+    # starts CONCURRENT_ITEMS (100) asyncio workers for every response's output even though
+    # a 304 yields one item and our pipeline is synchronous.
+    settings = {"WARN_ON_GENERATOR_RETURN_VALUE": False, "CONCURRENT_ITEMS": 1,
+                **config.settings}
     crawl_report = crawl(replace(config, sources=sources, resume=True, settings=settings),
                          data_dir,
                          on_page=record, progress=progress, conditional=True,
