@@ -16,6 +16,8 @@ from itertools import accumulate
 
 from lxml.html import HtmlElement
 
+from indexer import dates
+
 # A line that *is* a breadcrumb: a location label, then the crumbs.
 BREADCRUMB_LINE = re.compile(
     r"^\s*(?:current\s+(?:location|position|page)|you\s+are\s+here|your\s+(?:location|position)"
@@ -71,6 +73,22 @@ _PROMO_MARKER = re.compile(
 # Copyright and rights lines at the foot of an article.
 _COPYRIGHT_LINE = re.compile(
     r"^\s*(?:©|\(c\)\s*\d{4}|copyright\b|版权所有|版权声明)|all\s+rights\s+reserved", re.IGNORECASE)
+
+# Calls to action: follow us, get the app, subscribe, scan the QR code.
+_CALL_TO_ACTION = re.compile(
+    r"^\s*(?:follow|like|subscribe|sign\s+up|join|download|get|listen|watch|click\s+here|tap\s+here"
+    r"|share)\b.{0,160}\b(?:twitter|facebook|instagram|youtube|newsletter|app|podcast|channel"
+    r"|linkedin|tiktok|pinterest|weibo|wechat|friends?)\b.{0,40}$"
+    r"|^\s*(?:扫码|扫一扫|扫描二维码|长按识别|关注我们|关注微信|点击关注|微信扫一扫).{0,60}$",
+    re.IGNORECASE)
+
+# Meta lines of a byline block: "By Jane Doe", "来源：… 作者：… 发布时间：…", "Published 5 March 2024".
+_META_LINE = re.compile(
+    r"^\s*(?:(?:by|written\s+by|posted\s+by)\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}\s*$"
+    r"|(?:来源|作者|发布时间|发布日期|发表时间|时间|日期|浏览(?:次数)?|阅读(?:次数|量)?|点击(?:数|量)?"
+    r"|编辑|责任编辑)\s*[:：].{0,100}$"
+    r"|(?:published|posted|updated|last\s+updated|date)\s*(?:on)?\s*[:：]?\s*.{4,40}$)",
+    re.IGNORECASE)
 
 # Single lines that are furniture wherever they appear.
 _FURNITURE_LINE = re.compile(
@@ -180,6 +198,16 @@ def furniture_words(el: HtmlElement) -> bool:
     return any(word in _FURNITURE_WORDS for word in _WORD_SPLIT.split(attrs))
 
 
+def _is_meta_line(line: str) -> bool:
+    """A byline/date/source line of the article header (not a sentence of the article)."""
+    if len(line) > 140 or not _META_LINE.match(line):
+        return False
+    low = line.lower()
+    if low.startswith(("published", "posted", "updated", "last updated", "date")):
+        return dates.parse_date(line) is not None and len(line.split()) <= 8
+    return True
+
+
 def tidy_lines(lines: list[str], is_link: Callable[[str], bool] | None = None) -> list[str]:
     """Drop breadcrumb, furniture, promo and copyright lines; cut a trailing related block.
 
@@ -198,7 +226,8 @@ def tidy_lines(lines: list[str], is_link: Callable[[str], bool] | None = None) -
             continue
         in_promo = False
         if len(line) <= 250 and (is_breadcrumb_line(line) or _FURNITURE_LINE.match(line)
-                                 or _COPYRIGHT_LINE.search(line)):
+                                 or _COPYRIGHT_LINE.search(line)
+                                 or _CALL_TO_ACTION.search(line) or _is_meta_line(line)):
             continue
         promo = _PROMO_MARKER.match(line) if len(line) <= 200 else None
         if promo:

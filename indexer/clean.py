@@ -22,6 +22,7 @@ from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
 from indexer import boilerplate, dates, metadata
 from indexer.fallback import dense_text
+from indexer.merge import add_missing_chunks
 
 MAX_HTML_CHARS = 10_000_000  # beyond this a page is cut before parsing: bounded time and memory
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -261,6 +262,8 @@ def _extract(tree: HtmlElement, url: str, links: LinkTexts) -> str:
     doc = trafilatura.bare_extraction(tree, url=url or None, fast=True,
                                       include_comments=False, include_tables=True)
     text = (doc.text or "") if doc is not None else ""
+    if text:
+        text = add_missing_chunks(tree, text)
     if _menu_share(text, links) > 0.5:
         # Fast mode's recall rescue can return the whole page; the full cascade (with its
         # external comparison) is slower but rarely does. Kept only if it is less of a menu.
@@ -305,28 +308,50 @@ def _menu_share(text: str, links: LinkTexts) -> float:
     return linked / len(text)
 
 
-def drop_link_runs(lines: list[str], anchors: LinkTexts | set[str], run: int = 4) -> list[str]:
-    """Remove runs of ``run`` or more consecutive short lines that are each a link's text:
-    menus and related-article lists that slipped into the main text."""
+def is_link_line(line: str, links: LinkTexts | set[str]) -> bool:
+    """Is the line a link's text, or led by one (a teaser: headline link, then its blurb)?"""
+    if len(line) > 250:
+        return False
+    if line in links:
+        return True
+    if len(line) <= 40:
+        return False
+    at = line.find(" ", 20)
+    while 0 < at <= 150:
+        if line[:at].rstrip(":|-–—") in links:
+            return True
+        at = line.find(" ", at + 1)
+    return False
+
+
+def drop_link_runs(lines: list[str], links: LinkTexts | set[str], run: int = 3,
+                   tail_run: int = 2) -> list[str]:
+    """Remove runs of ``run`` or more consecutive link lines (menus, related-story teasers),
+    and a shorter run of ``tail_run`` when it ends the text (a "read next" list)."""
+    flags = [is_link_line(line, links) for line in lines]
     out: list[str] = []
-    pending: list[str] = []
-    for line in lines + [""]:
-        if line and len(line) <= 80 and line in anchors:
-            pending.append(line)
+    i = 0
+    while i < len(lines):
+        if not flags[i]:
+            out.append(lines[i])
+            i += 1
             continue
-        if len(pending) < run:
-            out.extend(pending)
-        pending = []
-        if line:
-            out.append(line)
+        j = i
+        while j < len(lines) and flags[j]:
+            j += 1
+        if not (j - i >= run or (j == len(lines) and j - i >= tail_run)):
+            out.extend(lines[i:j])
+        i = j
     return out
 
 
-def _has_short_run(lines: list[str], run: int = 4) -> bool:
-    """Cheap pre-test for drop_link_runs: any ``run`` consecutive short lines at all?"""
+def _has_short_run(lines: list[str], run: int = 3) -> bool:
+    """Cheap pre-test for drop_link_runs: a run of short lines, or short closing lines?"""
+    if len(lines) >= 2 and len(lines[-1]) <= 250 and len(lines[-2]) <= 250:
+        return True
     count = 0
     for line in lines:
-        count = count + 1 if len(line) <= 80 else 0
+        count = count + 1 if len(line) <= 250 else 0
         if count >= run:
             return True
     return False
