@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="requests per site")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best kept")
     parser.add_argument("--no-record", action="store_true", help="don't append to RESULTS.md")
+    parser.add_argument("--note", default="", help="a remark recorded with the result")
     args = parser.parse_args(argv)
 
     from crawler.siteserver import SiteServer
@@ -190,6 +191,8 @@ def record(args: argparse.Namespace, total: int, best: dict, pages: dict, ratio:
         f"{best['ours']:.1f} |",
         f"\nRatio ours/bare: **{ratio:.2f}** (target ≥ 0.9).\n",
     ]
+    if args.note:
+        lines.append(args.note + "\n")
     if not RESULTS.exists():
         RESULTS.write_text("# Benchmark results\n", encoding="utf-8")
     with RESULTS.open("a", encoding="utf-8") as fh:

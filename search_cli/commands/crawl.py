@@ -8,6 +8,7 @@ are imported lazily too: the crawl itself works without them.
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import click
@@ -136,11 +137,12 @@ def _processor(store, data_dir: Path, quiet: bool):
         return None
 
 
-def _update_index(data_dir: Path, quiet: bool) -> str:
+def _update_index(data_dir: Path, quiet: bool) -> dict | str:
+    """Index the documents this crawl added or changed (the index has its own lock)."""
     try:
         from indexer.build import update_index
     except ImportError as exc:
         info(f"note: index not updated ({exc}); run `aesthetics index` later", quiet=quiet)
         return "skipped"
-    result = update_index(data_dir)
-    return str(result)
+    result = update_index(data_dir, progress=lambda line: progress(line, quiet=quiet))
+    return asdict(result) if is_dataclass(result) else str(result)
