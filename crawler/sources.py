@@ -61,9 +61,9 @@ class Source:
         if not self.allowed_domains:
             seen: list[str] = []
             for url in self.start_urls + self.sitemap_urls:
-                netloc = netloc_of(url)
-                if netloc not in seen:
-                    seen.append(netloc)
+                scope = default_scope(url)
+                if scope not in seen:
+                    seen.append(scope)
             self.allowed_domains = seen
         self._include = [re.compile(p) for p in self.include]
         self._exclude = [re.compile(p) for p in self.exclude]
@@ -76,6 +76,17 @@ class Source:
         if self._include and not any(p.search(url) for p in self._include):
             return "matches no include pattern"
         return None
+
+
+def default_scope(url: str) -> str:
+    """The allowed domain a start URL implies: its host without ``www.`` (so the site's own
+    www/non-www redirect and its subdomains stay in scope), or — for an IP address, localhost
+    or an explicit port — exactly ``host:port``, which keeps local servers apart."""
+    netloc = netloc_of(url)
+    host = urlsplit(url).hostname or ""
+    if ":" in netloc or host == "localhost" or re.fullmatch(r"[\d.]+|\[?[0-9a-f:]+\]?", host):
+        return netloc
+    return host[4:] if host.startswith("www.") and host.count(".") >= 2 else host
 
 
 def source_from_url(url: str) -> Source:

@@ -86,9 +86,9 @@ def _canonical(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
-    netloc = host
+    netloc = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
     if port is not None and _DEFAULT_PORTS.get(scheme) != port:
-        netloc = f"{host}:{port}"
+        netloc = f"{netloc}:{port}"
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
     pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)

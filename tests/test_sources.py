@@ -77,6 +77,15 @@ def test_missing_and_non_utf8_files(tmp_path: Path) -> None:
         load_sources(latin)
 
 
+def test_default_scope_follows_www_and_keeps_local_ports_apart() -> None:
+    (www,) = sources_from_urls(["https://www.clinic.example/articles/"])
+    assert www.allowed_domains == ["clinic.example"]
+    (local,) = sources_from_urls(["http://127.0.0.1:8000/"])
+    assert local.allowed_domains == ["127.0.0.1:8000"]
+    (named,) = sources_from_urls(["http://localhost/"])
+    assert named.allowed_domains == ["localhost"]
+
+
 def test_urls_on_one_host_share_a_source() -> None:
     sources = sources_from_urls(["http://a.example/x", "http://A.example/y", "http://b.example/"])
     assert [(s.name, s.start_urls) for s in sources] == [
