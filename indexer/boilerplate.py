@@ -57,7 +57,7 @@ _TAIL_MARKER = re.compile(
     r"|recommended\s+(?:for\s+you|articles?|reading)|more\s+(?:articles|stories)\s+(?:like\s+this|from)"
     r"|leave\s+a\s+(?:reply|comment)|(?:\d+\s+)?comments?|share\s+this(?:\s+article)?"
     r"|free\s+consultation|book\s+a\s+consultation|online\s+consultation"
-    r"|tell\s+us\s+what\s+you\s+think|join\s+the\s+(?:discussion|conversation)"
+    r"|tell\s+us\s+what\s+you\s+think|join\s+the\s+(?:discussion|conversation)|tags?|标签"
     r"|相关(?:文章|阅读|推荐|项目|资讯|问答|新闻|整形项目)|热门(?:文章|推荐|话题|标签|资讯|项目)|推荐阅读"
     r"|猜你喜欢|网友评论|发表评论|最新评论|免费咨询|在线咨询|分享到)\s*[:：.…!]*\s*$", re.IGNORECASE)
 
@@ -67,7 +67,8 @@ _PROMO_MARKER = re.compile(
     r"^\s*(?:read\s+more|see\s+more|see\s+also|more\s+on\s+this(?:\s+story)?|don[’']?t\s+miss"
     r"|related(?:\s+(?:articles?|stories|coverage|links?|content|reading))?|also\s+read"
     r"|you\s+may\s+also\s+like|recommended(?:\s+for\s+you)?|trending(?:\s+now)?"
-    r"|most\s+(?:popular|read)|相关(?:文章|阅读|链接|推荐)|推荐阅读|延伸阅读|扩展阅读|猜你喜欢"
+    r"|most\s+(?:popular|read)|more|explore\s+further|further\s+reading"
+    r"|相关(?:文章|阅读|链接|推荐)|推荐阅读|延伸阅读|扩展阅读|猜你喜欢"
     r"|热门(?:文章|推荐|阅读))\s*(?:[:：.…!]+|$)", re.IGNORECASE)
 
 # Copyright and rights lines at the foot of an article.
@@ -78,7 +79,8 @@ _COPYRIGHT_LINE = re.compile(
 _CALL_TO_ACTION = re.compile(
     r"^\s*(?:follow|like|subscribe|sign\s+up|join|download|get|listen|watch|click\s+here|tap\s+here"
     r"|share)\b.{0,160}\b(?:twitter|facebook|instagram|youtube|newsletter|app|podcast|channel"
-    r"|linkedin|tiktok|pinterest|weibo|wechat|friends?)\b.{0,40}$"
+    r"|linkedin|tiktok|pinterest|weibo|wechat|friends?|coverage)\b.{0,40}$"
+    r"|^\s*if\s+you\s+(?:enjoyed|liked|found|appreciate)\b.{0,200}$"
     r"|^\s*(?:扫码|扫一扫|扫描二维码|长按识别|关注我们|关注微信|点击关注|微信扫一扫).{0,60}$",
     re.IGNORECASE)
 
@@ -89,6 +91,14 @@ _META_LINE = re.compile(
     r"|编辑|责任编辑)\s*[:：].{0,100}$"
     r"|(?:published|posted|updated|last\s+updated|date)\s*(?:on)?\s*[:：]?\s*.{4,40}$)",
     re.IGNORECASE)
+
+# Page controls printed as text: a line made only of these labels (bracketed or not) goes.
+_UI_LABEL = (r"(?:print(?:\s+(?:this\s+)?(?:article|page))?|e-?mail(?:\s+this)?|order\s+reprints|reprints"
+             r"|save(?:\s+article)?|bookmark|tweet|pin\s+it|back\s+to\s+top|top|close(?:\s+window)?"
+             r"|font\s+size|[aA]\+|[aA]-|打印(?:本页|此文)?|关闭(?:窗口|本页)?|返回(?:顶部|首页|列表)|收藏"
+             r"|字号|大|中|小|复制链接|纠错)")
+_UI_LINE = re.compile(rf"^(?:\s*[\[【(（]?\s*{_UI_LABEL}\s*[\]】)）]?\s*[|/·]?)+\s*$",
+                      re.IGNORECASE)
 
 # Single lines that are furniture wherever they appear.
 _FURNITURE_LINE = re.compile(
@@ -227,7 +237,8 @@ def tidy_lines(lines: list[str], is_link: Callable[[str], bool] | None = None) -
         in_promo = False
         if len(line) <= 250 and (is_breadcrumb_line(line) or _FURNITURE_LINE.match(line)
                                  or _COPYRIGHT_LINE.search(line)
-                                 or _CALL_TO_ACTION.search(line) or _is_meta_line(line)):
+                                 or _CALL_TO_ACTION.search(line) or _is_meta_line(line)
+                                 or (len(line) <= 60 and _UI_LINE.match(line))):
             continue
         promo = _PROMO_MARKER.match(line) if len(line) <= 200 else None
         if promo:

@@ -382,8 +382,9 @@ def _tidy(text: str, title: str, is_link: Callable[[str], bool] | None = None) -
     lines = [stripped for line in text.split("\n") if (stripped := line.strip())]
     lines = boilerplate.tidy_lines(lines, is_link)
     norm_title = boilerplate._norm(title)
-    if lines and norm_title and boilerplate._norm(lines[0]) == norm_title:
-        lines = lines[1:]
+    if norm_title:  # the title printed again above the text is not part of it
+        head = [line for line in lines[:5] if boilerplate._norm(line) != norm_title]
+        lines = head + lines[5:]
     return lines
 
 
