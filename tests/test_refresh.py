@@ -287,11 +287,15 @@ def test_kill_9_during_refresh_then_refresh_again(tmp_path: Path, data_dir: Path
     server = site_server(root)
     crawl(server, data_dir)
     change_site(root)
-    _slow_down(root, 2.0)
+    _slow_down(root, 5.0)
     victim = _popen_refresh(data_dir)
-    try:
-        _wait_for(lambda: any(r["path"] == "/articles/a01.html" for r in server.requests()))
-        time.sleep(0.3)
+
+    def a01_saved() -> bool:
+        with Store.open(data_dir) as store:
+            return "Updated advice" in store.get_document(url(server, "a01")).text
+
+    try:  # killed while slow pages are in flight, after a01 was fetched and processed
+        _wait_for(a01_saved)
     finally:
         victim.send_signal(signal.SIGKILL)
         victim.communicate(timeout=30)
@@ -301,6 +305,8 @@ def test_kill_9_during_refresh_then_refresh_again(tmp_path: Path, data_dir: Path
     done = run_aesthetics("refresh", "--delay", "0", "--format", "json", data_dir=data_dir)
     assert done.returncode == 0, done.stderr
     assert "taking over stale crawl lock" in done.stderr
+    second = json.loads(done.stdout)
+    assert url(server, "a01") not in second["changed"]  # the killed run had saved it
 
     with Store.open(data_dir) as store:
         assert store.integrity_check() == "ok"
