@@ -12,7 +12,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, count
+from operator import add
 
 from lxml.html import HtmlElement
 
@@ -170,7 +171,8 @@ def scan(body: HtmlElement | None) -> Scan:
         return found
     values = body.xpath(".//@class | .//@id")  # strings from C; each knows its element
     blob = "\n".join(values).lower()
-    starts = list(accumulate(map(len, values), lambda at, size: at + size + 1, initial=0))
+    # where each value starts in the blob: its length sum so far, plus one newline per value
+    starts = list(map(add, accumulate(map(len, values), initial=0), count()))
     hits: set[int] = set()
     for word in _QUICK_WORDS:  # str.find per word: far quicker than one big alternation
         at = blob.find(word)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from lxml.etree import ParserError
+from lxml.etree import ParserError, strip_elements
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
 from indexer import boilerplate, dates, metadata
@@ -151,6 +151,8 @@ def _clean(html: object, url: str, rules: SiteRules | None) -> Cleaned:
         text = _select_text(tree, rules.body, blocks=True)
     if not text:
         _prune(body, found.furniture, len(body_text))
+        # Metadata is read: scripts and styles only cost trafilatura a copy and a walk now.
+        strip_elements(tree, "script", "style", "noscript", "svg", "template", with_tail=False)
         text = _extract(tree, url, links)
     lines = _tidy(text, title, links.__contains__)
     if _has_short_run(lines):
@@ -295,7 +297,8 @@ class LinkTexts:
         return self._texts
 
     def __contains__(self, line: object) -> bool:
-        return line in self.texts
+        texts = self._texts if self._texts is not None else self.texts
+        return line in texts
 
 
 def _menu_share(text: str, links: LinkTexts) -> float:

@@ -422,9 +422,12 @@ def pagination_of(tree: HtmlElement, url: str) -> tuple[str | None, str | None]:
         for el in tree.xpath("//link[@rel and @href] | //a[@rel and @href]")
         if "next" in el.get("rel", "").lower() or "prev" in el.get("rel", "").lower()]
     stem = _url_stem(url)
+    # Cheap test first, inside libxml2: a part's link names the page, a page parameter or "?".
+    named = "contains(@href, $stem) or " if stem and "'" not in stem else ""
+    hrefs = tree.xpath(f"//a[{named}contains(@href, 'page') or contains(@href, 'Page') "
+                       "or starts-with(@href, '?')]/@href", stem=stem)
     slash_stem = "/" + stem
-    # Cheap string test first: a part's link names the page, a page parameter or a "?".
-    for href in set(tree.xpath("//a/@href")[:5000]):
+    for href in set(hrefs[:2000]):
         if (stem and (slash_stem in href or href.startswith(stem))) or href.startswith("?") or (
                 ("page" in href or "Page" in href) and any(c.isdigit() for c in href[-12:])):
             candidates.append(("", str(href)))
