@@ -134,10 +134,11 @@ class FrontierDupeFilter:
         if reason:
             ctx.request_done(request, "skipped", f"redirects to {target}: {reason}")
             return True
-        if ctx.store.frontier_seen(target):
+        if ctx.seen(target):
             if ctx.conditional and request.meta.get("revisit"):
                 return False
             ctx.request_done(request, "skipped", f"redirects to already seen {target}")
             return True
         ctx.store.frontier_add([(target, source or "", int(request.meta.get("depth", 0)))])
+        ctx.remember(target)
         return False

@@ -25,6 +25,7 @@ from crawler.sources import Source
 from crawler.urls import TrapGuard, canonicalize, domain_allowed, is_http, skipped_extension
 
 ARTICLE_OUTCOMES = ("new", "changed", "revived")
+KNOWN_CACHE_SIZE = 100_000  # frontier URLs kept in memory; the table holds them all
 
 
 @dataclass
@@ -109,6 +110,8 @@ class CrawlContext:
         self.total_scheduled = 0
         self.in_flight = 0
         self.sitemaps_seen: set[str] = set()
+        self._known: dict[str, None] = {}  # frontier URLs recently seen (bounded cache)
+        self._scope: dict[tuple[str, str], bool] = {}  # (source, host:port) -> allowed
         self._last_progress = 0.0
         self._started = time.monotonic()
         self._log = open(Path(data_dir) / LOG_NAME, "a", encoding="utf-8")  # noqa: SIM115
@@ -132,8 +135,13 @@ class CrawlContext:
         if not is_http(url):
             return "not an http(s) URL"
         source = self.source_for(source_name)
-        if source is not None and not domain_allowed(url, source.allowed_domains):
-            return "outside the allowed domains"
+        if source is not None:
+            key = (source.name, url.split("/", 3)[2])  # host[:port] of a canonical URL
+            allowed = self._scope.get(key)
+            if allowed is None:
+                allowed = self._scope[key] = domain_allowed(url, source.allowed_domains)
+            if not allowed:
+                return "outside the allowed domains"
         ext = skipped_extension(url)
         if ext:
             return f"not HTML (.{ext})"
@@ -167,8 +175,9 @@ class CrawlContext:
             reason = self.out_of_scope(url, source_name)
             if reason:
                 if reason != "outside the allowed domains" and reason != "not an http(s) URL" \
-                        and not self.store.frontier_seen(url):
+                        and not self.seen(url):
                     self.store.frontier_mark(url, "skipped", reason)
+                    self.remember(url)
                     self.report_skip(source_name, reason)
                     self.log_event("skipped", url, reason)
                 continue
@@ -176,18 +185,21 @@ class CrawlContext:
                 self.report.skip_reasons["depth limit"] = \
                     self.report.skip_reasons.get("depth limit", 0) + 1
                 continue
-            if self.store.frontier_seen(url):
+            if self.seen(url):
                 continue
             # Sitemap entries are the site's own list of real pages: no trap check for them.
             trap = None if from_sitemap else self.trap.admit(url, found_on)
             if trap:
                 self.store.frontier_mark(url, "skipped", trap)
+                self.remember(url)
                 self.report_skip(source_name, "trap")
                 self.log_event("skipped", url, trap)
                 continue
             fresh.append((url, source_name, depth))
         if fresh:
             self.store.frontier_add(fresh)
+            for url, _site, _depth in fresh:
+                self.remember(url)
         out: list[tuple[str, int]] = []
         for url, _site, depth in fresh:
             if not self._room(source):
@@ -195,6 +207,22 @@ class CrawlContext:
             self._count_scheduled(source_name)
             out.append((url, depth))
         return out
+
+    def seen(self, url: str) -> bool:
+        """Is ``url`` in the frontier? Recent answers come from a bounded in-memory cache
+        (navigation links repeat on every page); the frontier table stays the authority."""
+        if url in self._known:
+            return True
+        if self.store.frontier_seen(url):
+            self.remember(url)
+            return True
+        return False
+
+    def remember(self, url: str) -> None:
+        known = self._known
+        known[url] = None
+        if len(known) > KNOWN_CACHE_SIZE:
+            del known[next(iter(known))]  # oldest first: dicts keep insertion order
 
     def _count_scheduled(self, source_name: str) -> None:
         self.scheduled[source_name] += 1
@@ -225,6 +253,7 @@ class CrawlContext:
             if site is None:
                 continue
             self.store.frontier_add([(url, site, 0)])
+            self.remember(url)
             self._count_scheduled(site)
             yield url, site
 
@@ -285,8 +314,9 @@ class CrawlContext:
 
     def mark_done(self, item: Any, state: str, reason: str | None) -> None:
         for url in (item.url, *item.aliases):
-            if not self.store.frontier_seen(url):
+            if not self.seen(url):
                 self.store.frontier_add([(url, item.site, item.depth)])
+                self.remember(url)
             self.store.frontier_mark(url, state, reason)
 
     def response_seen(self, response: Any, site: str) -> None:

@@ -72,9 +72,19 @@ def canonicalize(url: str, base: str | None = None) -> str:
     host gets the root path ``/``; other paths keep their trailing slash as written, because
     ``/a`` and ``/a/`` can be different documents on a real server.
     """
+    url = url.strip()
     if base is not None:
-        url = urljoin(base, url)
-    return _canonical(url.strip())
+        if url.startswith("/") and not url.startswith("//"):
+            url = _origin(base) + url  # the common case, without a full urljoin
+        elif not url[:8].lower().startswith(("http://", "https://")):
+            url = urljoin(base, url)
+    return _canonical(url)
+
+
+@lru_cache(maxsize=4096)
+def _origin(base: str) -> str:
+    parts = urlsplit(base)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @lru_cache(maxsize=65536)  # navigation links repeat on every page of a site
@@ -107,7 +117,7 @@ def host_of(url: str) -> str:
 
 
 def is_http(url: str) -> bool:
-    return urlsplit(url).scheme.lower() in ("http", "https")
+    return url[:8].lower().startswith(("http://", "https://"))
 
 
 def skipped_extension(url: str) -> str | None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import gzip
 import io
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin
 
 import scrapy
 from parsel import Selector
@@ -23,7 +25,6 @@ from scrapy.exceptions import (
 from scrapy.http import Request, Response
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
-from w3lib.html import get_base_url
 
 from crawler.charset import decode_html
 from crawler.items import PageItem
@@ -44,6 +45,56 @@ def robots_directives(values: list[str]) -> set[str]:
                 found.update({"noindex", "nofollow"})
             elif token:
                 found.add(token)
+    return found
+
+
+_NOT_WEB = ("mailto:", "tel:", "javascript:", "data:", "sms:", "ftp:", "#")
+
+
+@dataclass
+class PageLinks:
+    """What the spider needs from a page's markup besides its text."""
+
+    links: list[str] = field(default_factory=list)  # canonical http(s) URLs, in page order
+    robots: list[str] = field(default_factory=list)  # <meta name=robots> contents
+    canonical: str | None = None  # first <link rel=canonical> href, as written
+
+
+def read_page(html: str, url: str) -> PageLinks:
+    """One pass over the parsed page: followable links (``rel=nofollow`` and non-web schemes
+    left out, ``<base href>`` honoured), meta robots and the canonical link."""
+    found = PageLinks()
+    try:
+        root = Selector(text=html, type="html").root
+    except (ValueError, TypeError):
+        return found
+    if root is None or not hasattr(root, "iter"):
+        return found
+    base = url
+    hrefs: list[str] = []
+    for element in root.iter("a", "area", "meta", "link", "base"):
+        tag = element.tag
+        if tag in ("a", "area"):
+            href = (element.get("href") or "").strip()
+            if not href or href[:11].lower().startswith(_NOT_WEB):
+                continue
+            if "nofollow" in (element.get("rel") or "").lower().split():
+                continue
+            hrefs.append(href)
+        elif tag == "meta":
+            if (element.get("name") or "").strip().lower() == "robots":
+                found.robots.append(element.get("content") or "")
+        elif tag == "link":
+            if found.canonical is None and "canonical" in (element.get("rel") or "").lower().split():
+                found.canonical = (element.get("href") or "").strip() or None
+        elif tag == "base" and base == url and element.get("href"):
+            base = urljoin(url, element.get("href").strip())
+    seen: dict[str, None] = {}
+    for href in hrefs:
+        link = canonicalize(href, base=base)
+        if is_http(link):
+            seen[link] = None
+    found.links = list(seen)
     return found
 
 
@@ -111,14 +162,14 @@ class SiteSpider(scrapy.Spider):
             return
         ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
         html, charset = decode_html(response.body, ctype)
-        selector = Selector(text=html, type="html")
+        found = read_page(html, response.url)
         directives = robots_directives(
             [v.decode("latin-1") for v in response.headers.getlist(b"X-Robots-Tag")]
-            + selector.xpath("//meta[translate(@name,'ROBTS','robts')='robots']/@content").getall())
+            + found.robots)
         if "noindex" in directives:
             ctx.request_done(response.request, "skipped", "noindex")
         else:
-            url = self._identity(response, selector, source)
+            url = self._identity(response, found.canonical, source)
             yield PageItem(
                 url=url, html=html, charset=charset, content_type=ctype or None,
                 etag=_header(response, b"ETag"), last_modified=_header(response, b"Last-Modified"),
@@ -126,8 +177,7 @@ class SiteSpider(scrapy.Spider):
                                               if a != url)})
         if "nofollow" in directives:
             return
-        links = self._links(response, selector, html)
-        for url, link_depth in ctx.register([(u, depth + 1) for u in links], source,
+        for url, link_depth in ctx.register([(u, depth + 1) for u in found.links], source,
                                             found_on=canonicalize(response.url)):
             yield self.page_request(url, source, link_depth)
 
@@ -136,34 +186,13 @@ class SiteSpider(scrapy.Spider):
         urls.append(canonicalize(response.url))
         return tuple(dict.fromkeys(urls))
 
-    def _identity(self, response: Response, selector: Selector, source: str) -> str:
+    def _identity(self, response: Response, canonical: str | None, source: str) -> str:
         """The stored URL: the page's ``rel=canonical`` when it stays on the same site."""
-        own = canonicalize(response.url)
-        for href in selector.xpath(
-                "//link[contains(concat(' ', normalize-space(translate(@rel,'CANONICAL',"
-                "'canonical')), ' '), ' canonical ')]/@href").getall()[:1]:
-            candidate = canonicalize(href.strip(), base=response.url)
+        if canonical:
+            candidate = canonicalize(canonical, base=response.url)
             if is_http(candidate) and not self.ctx.out_of_scope(candidate, source):
                 return candidate
-        return own
-
-    def _links(self, response: Response, selector: Selector, html: str) -> list[str]:
-        base = get_base_url(html[:8192], response.url)
-        links: list[str] = []
-        for anchor in selector.xpath("//a[@href]"):
-            rel = (anchor.attrib.get("rel") or "").lower().split()
-            if "nofollow" in rel:
-                continue
-            href = anchor.attrib["href"].strip()
-            if not href or href.startswith("#"):
-                continue
-            low = href[:11].lower()
-            if low.startswith(("mailto:", "tel:", "javascript:", "data:", "sms:", "ftp:")):
-                continue
-            url = canonicalize(href, base=base)
-            if is_http(url):
-                links.append(url)
-        return list(dict.fromkeys(links))
+        return canonicalize(response.url)
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request
