@@ -1,0 +1,296 @@
+"""Distributed crawl on a real private redis-server, real site server, real worker processes.
+
+The single-process crawl is the reference: whatever N workers store must be what one process
+stores (same URLs, same content hashes), and the site must see each page requested once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from corpus import Store
+from tests.conftest import REPO, run_aesthetics
+from tests.redis_server import RedisServer, free_port, redis_server  # noqa: F401 - fixture
+
+PAGES = 36
+ALL_PATHS = {"/", *(f"/articles/a{i}.html" for i in range(PAGES))}
+
+
+def make_site(root: Path, pages: int = PAGES, delay: float = 0.0) -> Path:
+    """Articles that link to each other (a chain plus jumps) under /articles/, a robots.txt,
+    and an optional per-request delay on every article (the server sleeps, like a far site)."""
+    (root / "articles").mkdir(parents=True)
+    for i in range(pages):
+        links = "".join(f'<li><a href="/articles/a{j}.html">Article {j}</a></li>'
+                        for j in ((i + 1) % pages, (i + 2) % pages, (i * 7 + 3) % pages))
+        text = (f"<p>Notes on rhinoplasty recovery, part {i}. Swelling after the operation "
+                "usually settles within weeks; bruising fades sooner.</p>") * 6
+        (root / "articles" / f"a{i}.html").write_text(
+            f"<html><head><title>Recovery notes {i}</title></head><body><article>"
+            f"<h1>Recovery notes {i}</h1>{text}</article><ul>{links}</ul></body></html>",
+            encoding="utf-8")
+    (root / "index.html").write_text(
+        '<html><body><a href="/articles/a0.html">Start reading</a></body></html>')
+    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    if delay:
+        (root / "_routes.json").write_text(json.dumps(
+            {"/articles/": {"prefix": True, "delay": delay}}))
+    return root
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.pop("AESTHETICS_DATA_DIR", None)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def start_seeder(start_url: str, data_dir: Path, redis_url: str, *, idle_exit: float = 2,
+                 delay: float = 0, concurrency: int = 2) -> subprocess.Popen:
+    """What `aesthetics crawl URL --redis URL` runs: seed the shared queue, then work."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from corpus.errors import AestheticsError\n"
+        "from crawler.distributed import seed_and_work\n"
+        "from crawler.run import CrawlConfig\n"
+        "from crawler.sources import sources_from_urls\n"
+        f"config = CrawlConfig(sources=sources_from_urls([{start_url!r}]), delay={delay!r}, "
+        f"concurrency={concurrency!r})\n"
+        "try:\n"
+        f"    report = seed_and_work(config, Path({str(data_dir)!r}), {redis_url!r}, "
+        f"idle_exit={idle_exit!r})\n"
+        "except AestheticsError as exc:\n"
+        "    print(f'Error: {exc}', file=sys.stderr)\n"
+        "    sys.exit(exc.exit_code)\n"
+        "print(report.pages_fetched)\n")
+    return subprocess.Popen([sys.executable, "-c", code], env=_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def start_worker(data_dir: Path, redis_url: str, *, idle_exit: float | None = 2
+                 ) -> subprocess.Popen:
+    args = [sys.executable, "-c", "from search_cli.main import main; main()", "worker",
+            "--redis", redis_url, "--data-dir", str(data_dir), "--format", "json"]
+    if idle_exit is not None:
+        args += ["--idle-exit", str(idle_exit)]
+    return subprocess.Popen(args, env=_env(), text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def finish(procs: list[subprocess.Popen], timeout: float = 90) -> list[tuple[int, str, str]]:
+    results = []
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            pytest.fail(f"process {proc.args[:3]} did not exit in time: {err[-2000:]}")
+        results.append((proc.returncode, out, err))
+    return results
+
+
+def corpus_pages(data_dir: Path) -> dict[str, str | None]:
+    """Stored pages as {path: content hash} (each test's server has its own port)."""
+    with Store.open(data_dir, create=False) as store:
+        return {urlsplit(p.url).path: p.content_hash for p in store.iter_pages()}
+
+
+def page_requests(server) -> Counter:
+    """How often each path was requested; robots.txt is each process's own (Scrapy keeps
+    robots rules per process), so it is left out."""
+    return Counter(r["path"] for r in server.requests() if r["path"] != "/robots.txt")
+
+
+def reference_crawl(site_server, site: Path, tmp_path: Path) -> dict[str, str | None]:
+    server = site_server(site, name="reference")
+    ref_dir = tmp_path / "reference"
+    result = run_aesthetics("crawl", server.url("/"), "--delay", "0", "--no-index", "-q",
+                            data_dir=ref_dir)
+    assert result.returncode == 0, result.stderr
+    return corpus_pages(ref_dir)
+
+
+def worker_lines(stderr: str) -> list[tuple[str, int]]:
+    found = []
+    for line in stderr.splitlines():
+        if line.startswith("worker ") and line.endswith(" pages fetched"):
+            wid, count = line[len("worker "):-len(" pages fetched")].rsplit(": ", 1)
+            found.append((wid, int(count)))
+    return found
+
+
+# --------------------------------------------------------------------------- fast checks
+def test_worker_help_has_an_example() -> None:
+    result = run_aesthetics("worker", "--help")
+    assert result.returncode == 0
+    assert "Example" in result.stdout and "--idle-exit" in result.stdout
+
+
+def test_unreachable_redis_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    result = run_aesthetics("worker", "--redis", url, "--idle-exit", "1",
+                            data_dir=tmp_path / "data")
+    assert result.returncode == 1
+    assert "cannot reach Redis at " + url in result.stderr
+    assert not (tmp_path / "data").exists()  # nothing created for a worker that never ran
+
+
+def test_bad_redis_url_is_bad_input(tmp_path: Path) -> None:
+    result = run_aesthetics("worker", "--redis", "http://nowhere/", data_dir=tmp_path / "d")
+    assert result.returncode == 2
+    assert "bad --redis URL" in result.stderr
+
+
+def test_worker_without_a_crawl_exits_after_idle_time(redis_server, tmp_path: Path) -> None:  # noqa: F811
+    result = run_aesthetics("worker", "--redis", redis_server.url, "--idle-exit", "1",
+                            data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    (wid, count), = worker_lines(result.stderr)
+    assert wid.startswith(socket.gethostname() + "-") and count == 0
+
+
+def test_worker_refuses_another_corpus(redis_server, site_server, tmp_path: Path) -> None:  # noqa: F811
+    """Workers write into the crawl's own SQLite file: one on another data dir would split
+    the corpus, so it is refused up front (exit 2) instead."""
+    server = site_server(make_site(tmp_path / "site", pages=3))
+    seeder = start_seeder(server.url("/"), tmp_path / "data", redis_server.url, idle_exit=3)
+    other = run_aesthetics("worker", "--redis", redis_server.url, "--idle-exit", "5",
+                           data_dir=tmp_path / "elsewhere")
+    finish([seeder])
+    assert other.returncode == 2
+    assert "is not the crawl's corpus" in other.stderr
+
+
+# --------------------------------------------------------------------------- real crawls
+@pytest.mark.slow
+def test_three_workers_store_what_one_process_stores(redis_server, site_server,  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", delay=0.05)
+    expected = reference_crawl(site_server, site, tmp_path)
+    assert len(expected) == PAGES + 1
+
+    server = site_server(site, name="distributed")
+    data_dir = tmp_path / "data"
+    seeder = start_seeder(server.url("/"), data_dir, redis_server.url)
+    workers = [start_worker(data_dir, redis_server.url) for _ in range(2)]
+    results = finish([seeder, *workers])
+    for code, _out, err in results:
+        assert code == 0, err
+
+    assert corpus_pages(data_dir) == expected
+    requests = page_requests(server)
+    assert set(requests) == ALL_PATHS
+    assert max(requests.values()) == 1, requests.most_common(3)
+
+    lines = [worker_lines(err) for _code, _out, err in results]
+    assert all(len(found) == 1 for found in lines)
+    counts = {wid: n for found in lines for wid, n in found}
+    assert sum(counts.values()) == PAGES + 1
+    with Store.open(data_dir, create=False) as store:
+        run = store.runs(kind="crawl")[0]
+    assert run.outcome == "ok"
+    assert run.details["workers"] == counts
+    assert sum(1 for n in counts.values() if n) >= 2  # the work was shared
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_worker_loses_nothing(redis_server, site_server, tmp_path: Path) -> None:  # noqa: F811
+    import redis
+
+    site = make_site(tmp_path / "site", delay=0.25)
+    server = site_server(site)
+    data_dir = tmp_path / "data"
+    seeder = start_seeder(server.url("/"), data_dir, redis_server.url, idle_exit=3)
+    victim = start_worker(data_dir, redis_server.url, idle_exit=None)
+    survivor = start_worker(data_dir, redis_server.url, idle_exit=3)
+    client = redis.Redis.from_url(redis_server.url)
+    inflight = f"aesthetics:inflight:{socket.gethostname()}-{victim.pid}"
+    deadline = time.monotonic() + 30
+    while not client.hlen(inflight):  # kill it while it holds work
+        assert time.monotonic() < deadline, "the victim never took a request"
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate()
+    results = finish([seeder, survivor])
+    for code, _out, err in results:
+        assert code == 0, err
+
+    pages = corpus_pages(data_dir)
+    assert set(pages) == ALL_PATHS
+    assert all(pages.values())
+    with Store.open(data_dir, create=False) as store:
+        assert store.frontier_counts().get("queued", 0) == 0
+    assert client.zcard("aesthetics:requests") == 0 and not client.exists(inflight)
+
+
+@pytest.mark.slow
+def test_redis_going_away_stops_workers_and_a_rerun_completes(site_server,
+                                                              tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", delay=0.2)
+    server = site_server(site)
+    data_dir = tmp_path / "data"
+    redis_dir = tmp_path / "redis"
+    with RedisServer(redis_dir) as first:
+        seeder = start_seeder(server.url("/"), data_dir, first.url, idle_exit=3)
+        worker = start_worker(data_dir, first.url, idle_exit=3)
+        deadline = time.monotonic() + 30
+        while len(server.requests()) < 8:
+            assert time.monotonic() < deadline, "the crawl never got going"
+            time.sleep(0.05)
+        first.stop()  # Redis crashes mid-crawl
+        results = finish([seeder, worker])
+        port = first.port
+    for code, _out, err in results:
+        assert code == 1, err
+        assert "went away" in err and "run `aesthetics crawl --redis" in err
+        assert "Traceback" not in err
+    stored = corpus_pages(data_dir)
+    assert 0 < len(stored) < PAGES + 1
+    with Store.open(data_dir, create=False) as store:
+        assert store.runs(kind="crawl")[0].outcome == "failed"
+
+    with RedisServer(redis_dir, port=port) as again:  # back, empty (no persistence)
+        (code, _out, err), = finish([start_seeder(server.url("/"), data_dir, again.url)])
+    assert code == 0, err
+    pages = corpus_pages(data_dir)
+    assert set(pages) == ALL_PATHS
+    requests = page_requests(server)
+    assert max(requests.values()) <= 2  # at most the pages in flight at the crash again
+
+
+@pytest.mark.slow
+def test_politeness_is_shared_by_all_workers(redis_server, site_server,  # noqa: F811
+                                             tmp_path: Path) -> None:
+    """Three workers, one site allowing one request at a time and one start per 0.3 s: the
+    site sees what a single polite process would send, not three times as much."""
+    site = make_site(tmp_path / "site", pages=8, delay=0.2)
+    server = site_server(site)
+    data_dir = tmp_path / "data"
+    seeder = start_seeder(server.url("/"), data_dir, redis_server.url, delay=0.3,
+                          concurrency=1)
+    workers = [start_worker(data_dir, redis_server.url) for _ in range(2)]
+    results = finish([seeder, *workers])
+    for code, _out, err in results:
+        assert code == 0, err
+    assert sum(1 for _c, _o, err in results if worker_lines(err)[0][1]) >= 2  # all took part
+    served = sorted(r["time"] for r in server.requests() if r["path"].startswith("/articles/"))
+    assert len(served) == 8
+    # One at a time: each article is answered after a 0.2 s server delay, so a request that
+    # started only after the previous answer (concurrency 1) is served >= 0.2 s after it.
+    gaps = [b - a for a, b in zip(served, served[1:], strict=False)]
+    assert min(gaps) >= 0.19, gaps
+    # And starts are >= 0.3 s apart across workers (served times add a little jitter).
+    assert served[-1] - served[0] >= 7 * 0.3 - 0.3, gaps
