@@ -6,9 +6,9 @@ A refresh is a crawl that starts from the corpus instead of from nothing:
    stored pages announce with ``<link rel="alternate">``, its sitemaps (sources file,
    robots.txt ``Sitemap:`` lines, else ``/sitemap.xml``) and every page already stored.
 2. **Hints.** Feeds and sitemaps are small, so they are fetched here first (plain GETs,
-   robots.txt obeyed). Their entries give new URLs to crawl, ``lastmod`` dates (a stored page
-   older than nothing the sitemap reports is not requested at all) and, when a sitemap lists
-   every live article of its site, a complete list of what still exists.
+   robots.txt obeyed). Their entries give new URLs to crawl, ``lastmod`` dates (a page whose
+   stored copy was fetched after its sitemap ``lastmod`` is not requested at all) and, when a
+   sitemap lists every live article of its site, a complete list of what still exists.
 3. **Crawl.** ``crawler.run.crawl`` re-requests every known page with If-None-Match /
    If-Modified-Since; a 304 costs one small response and no parsing. Pages that did change
    go through ``on_page`` (the cleaner, wired by the CLI), whose answer — new, changed,
@@ -23,6 +23,8 @@ This module knows HTTP but not the cleaner or the index: it never imports ``inde
 from __future__ import annotations
 
 import email.utils
+import gzip
+import io
 import urllib.error
 import urllib.request
 import urllib.robotparser
@@ -270,6 +272,8 @@ class HintFetcher:
         self._sitemaps_in_robots: dict[str, list[str]] = {}
 
     def get(self, url: str) -> bytes | None:
+        """The body (gunzipped when it is a ``.gz`` sitemap), or None; failures other than a
+        missing feed or sitemap (404/410) are kept as errors for the report."""
         if not self.allowed(url):
             return None
         self.requests += 1
@@ -277,12 +281,16 @@ class HintFetcher:
                                                        "Accept-Encoding": "identity"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                return response.read(HINT_MAX_BYTES)
+                body = response.read(HINT_MAX_BYTES)
+            if body[:2] == b"\x1f\x8b":
+                with gzip.GzipFile(fileobj=io.BytesIO(body)) as fh:
+                    body = fh.read(HINT_MAX_BYTES)  # capped: a gzip bomb stops here
+            return body
         except urllib.error.HTTPError as exc:
-            if exc.code not in GONE:  # a site without a feed or sitemap is normal
+            if exc.code not in GONE:
                 self.errors.append({"url": url, "error": f"HTTP {exc.code}"})
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
+        except (OSError, EOFError, ValueError) as exc:  # URLError, timeouts, bad gzip
+            reason = getattr(exc, "reason", None) or exc
             self.errors.append({"url": url, "error": f"{type(exc).__name__}: {reason}"})
         return None
 

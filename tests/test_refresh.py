@@ -7,6 +7,7 @@ the real site server on a free loopback port; the corpus and index are real file
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -20,7 +21,13 @@ import pytest
 
 from corpus import Store
 from corpus.lock import DataDirLock
-from crawler.refresh import feed_links, parse_feed, parse_lastmod, parse_sitemap
+from crawler.refresh import (
+    HintFetcher,
+    feed_links,
+    parse_feed,
+    parse_lastmod,
+    parse_sitemap,
+)
 from tests.conftest import REPO, SITES, run_aesthetics
 
 SITE = SITES / "refreshsite"
@@ -367,3 +374,26 @@ def test_parse_lastmod_forms() -> None:
     assert parse_lastmod("2026-01-02T10:00:00+02:00").isoformat() == "2026-01-02T08:00:00+00:00"
     assert parse_lastmod("Tue, 03 Mar 2026 10:00:00 GMT").isoformat() == "2026-03-03T10:00:00+00:00"
     assert parse_lastmod("soon") is None and parse_lastmod(None) is None
+
+
+def test_hint_fetcher_gzip_robots_and_errors(tmp_path: Path, site_server) -> None:
+    root = tmp_path / "hints"
+    root.mkdir()
+    (root / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n"
+                                     "Sitemap: /maps/all.xml.gz\n")
+    (root / "maps").mkdir()
+    (root / "maps" / "all.xml.gz").write_bytes(gzip.compress(
+        b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<url><loc>/a.html</loc></url></urlset>"))
+    (root / "_routes.json").write_text(json.dumps({"/broken.xml": {"status": 500}}))
+    server = site_server(root)
+    fetcher = HintFetcher("aesthetics-search/0.1 (+test)", timeout=5)
+    assert fetcher.robots_sitemaps(server.url("/")) == [server.url("/maps/all.xml.gz")]
+    body = fetcher.get(server.url("/maps/all.xml.gz"))
+    assert parse_sitemap(body, server.url("/maps/all.xml.gz"))[0] == [(server.url("/a.html"), None)]
+    assert fetcher.get(server.url("/private/feed.xml")) is None  # robots.txt says no
+    assert fetcher.get(server.url("/feed.xml")) is None  # 404: a site without a feed
+    assert fetcher.get(server.url("/broken.xml")) is None
+    assert fetcher.errors == [{"url": server.url("/broken.xml"), "error": "HTTP 500"}]
+    asked = [r["path"] for r in server.requests()]
+    assert "/private/feed.xml" not in asked and asked.count("/robots.txt") == 1
