@@ -93,13 +93,26 @@ _META_LINE = re.compile(
     r"|(?:published|posted|updated|last\s+updated|date)\s*(?:on)?\s*[:：]?\s*.{4,40}$)",
     re.IGNORECASE)
 
-# Page controls printed as text: a line made only of these labels (bracketed or not) goes.
-_UI_LABEL = (r"(?:print(?:\s+(?:this\s+)?(?:article|page))?|e-?mail(?:\s+this)?|order\s+reprints|reprints"
-             r"|save(?:\s+article)?|bookmark|tweet|pin\s+it|back\s+to\s+top|top|close(?:\s+window)?"
-             r"|font\s+size|[aA]\+|[aA]-|打印(?:本页|此文)?|关闭(?:窗口|本页)?|返回(?:顶部|首页|列表)|收藏"
-             r"|字号|大|中|小|复制链接|纠错)")
-_UI_LINE = re.compile(rf"^(?:\s*[\[【(（]?\s*{_UI_LABEL}\s*[\]】)）]?\s*[|/·]?)+\s*$",
-                      re.IGNORECASE)
+# Page controls printed as text ("【打印】【关闭窗口】", "Print | Email | Back to top"): a short line
+# made only of these words goes. Words are checked one by one (a regex of repeated optional
+# parts would backtrack exponentially on a line that almost matches).
+_UI_WORDS = {"print", "email", "e-mail", "order", "reprints", "save", "bookmark", "tweet", "pin",
+             "back", "top", "close", "window", "font", "size", "a+", "a-", "this", "article",
+             "page", "it", "to", "share", "打印", "打印本页", "打印此文", "关闭", "关闭窗口", "关闭本页",
+             "返回顶部", "返回首页", "返回列表", "收藏", "字号", "大", "中", "小", "复制链接", "纠错"}
+_UI_STRONG = {"print", "email", "e-mail", "reprints", "bookmark", "tweet", "打印", "打印本页",
+              "打印此文", "关闭窗口", "关闭本页", "返回顶部", "收藏", "字号", "复制链接", "纠错"}
+_UI_SPLIT = re.compile(r"[\s\[\]【】()（）|/·:：]+")
+
+
+def is_ui_line(line: str) -> bool:
+    """Is this short line nothing but page-control labels?"""
+    if len(line) > 60:
+        return False
+    words = [w for w in _UI_SPLIT.split(line.lower()) if w]
+    return bool(words) and all(w in _UI_WORDS for w in words) and any(
+        w in _UI_STRONG for w in words)
+
 
 # Single lines that are furniture wherever they appear.
 _FURNITURE_LINE = re.compile(
@@ -240,7 +253,7 @@ def tidy_lines(lines: list[str], is_link: Callable[[str], bool] | None = None) -
         if len(line) <= 250 and (is_breadcrumb_line(line) or _FURNITURE_LINE.match(line)
                                  or _COPYRIGHT_LINE.search(line)
                                  or _CALL_TO_ACTION.search(line) or _is_meta_line(line)
-                                 or (len(line) <= 60 and _UI_LINE.match(line))):
+                                 or is_ui_line(line)):
             continue
         promo = _PROMO_MARKER.match(line) if len(line) <= 200 else None
         if promo:

@@ -37,3 +37,22 @@ def test_clean_never_raises(parts: list[str], url: str) -> None:
 @given(st.binary(max_size=2000))
 def test_clean_never_raises_on_bytes(data: bytes) -> None:
     assert isinstance(clean(data, "https://x.example/"), Cleaned)  # type: ignore[arg-type]
+
+
+words = st.sampled_from(["大", "打印", " ", "by", "By", "A", "-", " - ", ">", "/", ":", "2024", "年",
+                         "3", "月", "日", "March", "5,", "05/", ".", "share", "follow", "twitter",
+                         "related", "current location", "当前位置", "：", "Ã", "€", "©", "tags"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(words, max_size=40).map(" ".join), max_size=30))
+def test_line_rules_finish_on_adversarial_lines(lines: list[str]) -> None:
+    """Regex rules meet lines that almost match them; each must answer (no runaway backtracking)."""
+    from indexer.boilerplate import tidy_lines
+    from indexer.dates import labelled_date, parse_date
+
+    kept = tidy_lines(lines, lambda line: len(line) % 2 == 0)
+    assert set(kept) <= set(lines)
+    found = parse_date(" ".join(lines))
+    assert found is None or len(found) == 10
+    labelled_date(" ".join(lines))
