@@ -231,6 +231,22 @@ def test_dry_run_requests_and_changes_nothing(tmp_path: Path, data_dir: Path,
     assert '"a01"' in table.stdout and "feed" in table.stdout
 
 
+@pytest.mark.slow
+def test_refresh_with_sources_file_starts_an_empty_corpus(tmp_path: Path, data_dir: Path,
+                                                          site_server) -> None:
+    server = site_server(make_site(tmp_path))
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[defaults]\ndelay = 0\n\n[[site]]\nname = "clinic-notes"\n'
+                       f'start_urls = ["{server.url("/")}"]\n')
+    first = refresh(data_dir, "--sources", str(sources))
+    assert first["new"] == [url(server, f"a{i:02d}") for i in range(1, 11)]
+    # later refreshes without the file find the site (and its name) in the corpus
+    second = refresh(data_dir)
+    assert second["unchanged"] == 10 and second["new"] == []
+    with Store.open(data_dir) as store:
+        assert {p.site for p in store.iter_pages()} == {"clinic-notes"}
+
+
 def test_refresh_without_corpus_or_with_bad_sources(tmp_path: Path, data_dir: Path) -> None:
     nothing = run_aesthetics("refresh", data_dir=data_dir)
     assert nothing.returncode == 3 and "crawl" in nothing.stderr

@@ -127,7 +127,9 @@ def _refresh(data_dir: Path, sources: list | None, config, sources_file: str | N
              no_index: bool, quiet: bool) -> dict:
     from crawler.refresh import refresh as run_refresh
 
-    with Store.open(data_dir, create=False) as store:
+    # With a sources file the first refresh may be the first visit (cron from day one);
+    # without one there is nothing to refresh until something was crawled.
+    with Store.open(data_dir, create=sources is not None) as store:
         _mark_interrupted(store)
         found = _known(store, sources)
         run = store.start_run("refresh", {"sources": [s.name for s in found],
