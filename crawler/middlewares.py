@@ -7,6 +7,7 @@ report being filled.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from scrapy import signals
@@ -63,6 +64,27 @@ class ScopeMiddleware:
         ctype = raw.decode("latin-1").split(";", 1)[0].strip().lower()
         if ctype and not ctype.startswith(self.html_types):
             raise StopDownload(fail=True)
+
+
+class RetryBackoffMiddleware:
+    """Waits before a retried request: ``RETRY_BACKOFF_BASE`` seconds, doubling with each
+    further retry up to ``RETRY_BACKOFF_MAX``. Scrapy's RetryMiddleware re-queues a failed
+    request at once; a struggling server deserves a pause instead."""
+
+    def __init__(self, base: float, cap: float):
+        self.base = base
+        self.cap = cap
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RetryBackoffMiddleware:
+        settings = crawler.settings
+        return cls(settings.getfloat("RETRY_BACKOFF_BASE"), settings.getfloat("RETRY_BACKOFF_MAX"))
+
+    async def process_request(self, request: Request) -> None:
+        retries = int(request.meta.get("retry_times", 0))
+        if retries and self.base > 0:
+            await asyncio.sleep(min(self.base * 2 ** (retries - 1), self.cap))
+        return None
 
 
 class ConditionalGetMiddleware:

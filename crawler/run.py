@@ -47,6 +47,7 @@ class CrawlConfig:
     download_maxsize: int = defaults.DOWNLOAD_MAXSIZE
     timeout: float = defaults.DOWNLOAD_TIMEOUT
     retries: int = defaults.RETRY_TIMES
+    retry_backoff: float = defaults.RETRY_BACKOFF_BASE  # seconds before the first retry
     autothrottle: bool | None = None  # None: on unless delay == 0
     max_query_variants: int = defaults.MAX_QUERY_VARIANTS
     max_template_variants: int = defaults.MAX_TEMPLATE_VARIANTS
@@ -385,6 +386,7 @@ def scrapy_settings(config: CrawlConfig) -> dict[str, Any]:
     values["DOWNLOAD_MAXSIZE"] = config.download_maxsize
     values["DOWNLOAD_TIMEOUT"] = config.timeout
     values["RETRY_TIMES"] = config.retries
+    values["RETRY_BACKOFF_BASE"] = config.retry_backoff
     values["LOG_LEVEL"] = config.log_level
     # Per-source politeness overrides (Scrapy slots are per host).
     slots: dict[str, dict[str, Any]] = {}

@@ -28,11 +28,13 @@ AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
-# Failures: retry server errors and timeouts a few times (with backoff from AutoThrottle
-# and the retry priority drop), then record the page as failed.
+# Failures: retry server errors and timeouts a few times, waiting longer before each retry
+# (RetryBackoffMiddleware), then record the page as failed.
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+RETRY_BACKOFF_BASE = 1.0  # seconds before the first retry; doubles for each further one
+RETRY_BACKOFF_MAX = 30.0
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # also caps decompressed size: a gzip bomb stops here
 DOWNLOAD_WARNSIZE = 0
@@ -60,6 +62,7 @@ COMPRESSION_ENABLED = True  # gzip / deflate / br (br needs brotli installed)
 DOWNLOADER_MIDDLEWARES = {
     # scope and extension checks run before robots.txt so skipped URLs cost no request
     "crawler.middlewares.ScopeMiddleware": 50,
+    "crawler.middlewares.RetryBackoffMiddleware": 540,
     "crawler.middlewares.ConditionalGetMiddleware": 560,
 }
 ITEM_PIPELINES = {

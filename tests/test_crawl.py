@@ -139,8 +139,9 @@ def test_noindex_pages_are_not_stored_but_their_links_are_followed(crawled: Craw
 
 def test_retry_charset_gzip_and_slow_pages(crawled: Crawled) -> None:
     stored = crawled.stored()
-    flaky = [r["status"] for r in crawled.server.requests() if r["path"] == "/articles/flaky.html"]
-    assert flaky == [500, 200]
+    flaky = [r for r in crawled.server.requests() if r["path"] == "/articles/flaky.html"]
+    assert [r["status"] for r in flaky] == [500, 200]
+    assert flaky[1]["time"] - flaky[0]["time"] >= 0.9  # the retry waited (backoff 1 s)
     assert stored["/articles/flaky.html"].status == 200
     gbk = stored["/articles/gbk-article.html"]
     assert gbk.charset == "gb18030"
