@@ -247,6 +247,25 @@ def test_refresh_with_sources_file_starts_an_empty_corpus(tmp_path: Path, data_d
         assert {p.site for p in store.iter_pages()} == {"clinic-notes"}
 
 
+@pytest.mark.slow
+def test_busy_index_keeps_the_report_and_catches_up_later(tmp_path: Path, data_dir: Path,
+                                                          site_server) -> None:
+    root = make_site(tmp_path)
+    server = site_server(root)
+    crawl(server, data_dir)
+    shutil.copy(SITE / "after" / "articles" / "a02.html", root / "articles" / "a02.html")
+    with DataDirLock(data_dir, "index", command="a long index rebuild"):
+        done = run_aesthetics("refresh", "--delay", "0", "--format", "json", data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["changed"] == [url(server, "a02")]
+    assert "a long index rebuild" in report["index"]["error"]
+    assert "index not updated" in done.stderr
+    assert search_urls(data_dir, "apraclonidine") == []  # not indexed yet, nothing lost:
+    assert run_aesthetics("index", data_dir=data_dir).returncode == 0
+    assert search_urls(data_dir, "apraclonidine") == [url(server, "a02")]
+
+
 def test_refresh_without_corpus_or_with_bad_sources(tmp_path: Path, data_dir: Path) -> None:
     nothing = run_aesthetics("refresh", data_dir=data_dir)
     assert nothing.returncode == 3 and "crawl" in nothing.stderr

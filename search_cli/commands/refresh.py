@@ -175,9 +175,16 @@ def _update_index(store: Store, data_dir: Path, quiet: bool) -> dict:
     if next(store.documents_to_index(), None) is None:
         return {"added": 0, "updated": 0, "deleted": 0, "total": store.count_documents(),
                 "rebuilt": False}
+    from corpus.errors import BusyError
     from indexer.build import update_index
 
-    done = update_index(data_dir, progress=lambda line: progress(line, quiet=quiet))
+    try:
+        done = update_index(data_dir, progress=lambda line: progress(line, quiet=quiet))
+    except BusyError as exc:
+        # The corpus is already updated and the report must not be lost; the documents stay
+        # marked for indexing, so the next `aesthetics index` or refresh catches up.
+        info(f"warning: index not updated: {exc}; run `aesthetics index` later")
+        return {"error": str(exc)}
     return {"added": done.added, "updated": done.updated, "deleted": done.deleted,
             "total": done.total, "rebuilt": done.rebuilt}
 
