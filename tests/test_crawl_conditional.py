@@ -22,11 +22,11 @@ from crawler.run import CrawlConfig, crawl
 from crawler.sources import sources_from_urls
 
 base, data_dir, revisit = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
-calls = []
+calls, lines = [], []
 config = CrawlConfig(sources=sources_from_urls([base]), delay=0)
 report = crawl(config, data_dir, on_page=lambda url: calls.append(url) or "changed",
-               conditional=True, revisit=revisit)
-print(json.dumps({"report": report.to_dict(), "calls": calls}))
+               progress=lines.append, conditional=True, revisit=revisit)
+print(json.dumps({"report": report.to_dict(), "calls": calls, "progress": lines}))
 """
 
 
@@ -70,6 +70,8 @@ def test_revisit_with_validators(tmp_path: Path, site_server) -> None:
     assert report["not_modified"] == 3  # same-a, same-b and the start page
     assert report["gone"] == [server.url("/removed.html")]
     assert report["outcome"] == "ok"
+    assert out["progress"][-1].startswith(
+        "fetched 5 · queued 0 · stored 1 · articles 1 · errors 1")
 
     second = server.requests()[requests_before:]
     by_path = {r["path"]: r for r in second if r["path"] != "/robots.txt"}
