@@ -50,12 +50,6 @@ MAX_SITEMAPS = 50  # sitemap files followed per site (index files included)
 HINT_TIMEOUT = 20.0  # seconds for one feed / sitemap / robots.txt request
 HINT_MAX_BYTES = 10 * 1024 * 1024
 
-# Outcomes reported by the cleaner callback (see indexer.process.PageProcessor.process).
-NEW_KINDS = ("new", "revived")
-CHANGED_KINDS = ("changed",)
-UNCHANGED_KINDS = ("unchanged",)
-
-
 # ---------------------------------------------------------------------------- records
 @dataclass
 class SitePlan:
@@ -553,26 +547,20 @@ def refresh(store: Store, data_dir: Path, sources: list[Source], config: CrawlCo
             ) -> ChangeReport:
     """Revisit ``sources`` and return what changed. The caller holds the crawl lock.
 
-    ``on_page(url)`` turns a stored page into a document and answers new / changed /
-    unchanged / revived / not_article …; it is called for every page fetched with a body and,
-    at the end, for pages stored but not yet processed (a crawl killed in between).
+    ``on_page(url)`` turns a stored page into a document (the CLI passes
+    ``PageProcessor.process``); it is called for every page fetched with a body and, at the
+    end, for pages stored but not yet processed (a crawl killed in between). What changed is
+    then read from the corpus itself, compared with its state before the crawl.
     """
     report = ChangeReport(started=utcnow())
-    live_before = {d.url for s in sources for d in store.iter_documents(site=s.name)}
+    names = {s.name for s in sources}
+    before = {d.url: d.content_hash for d in store.iter_documents() if d.site in names}
     plan, hints = prepare(store, sources, config)
     report.errors.extend(hints.errors)
     _seed_frontier(store, sources, plan)
     listings = [canonicalize(u) for s in sources for u in s.start_urls]
     checked_before = {u: p.checked_at for u in plan.revisit + plan.skipped + listings
                       if (p := store.get_page(u, with_html=False)) is not None}
-
-    outcomes: dict[str, str] = {}
-
-    def record(url: str) -> str | None:
-        outcome = on_page(url) if on_page is not None else None
-        if outcome is not None:
-            outcomes[url] = outcome
-        return outcome
 
     # Per-response overhead matters when most answers are empty 304s. Scrapy re-reads the
     # spider's source for every response to warn about generators that return values, and
@@ -582,17 +570,17 @@ def refresh(store: Store, data_dir: Path, sources: list[Source], config: CrawlCo
                 **config.settings}
     crawl_report = crawl(replace(config, sources=sources, resume=True, settings=settings),
                          data_dir,
-                         on_page=record, progress=progress, conditional=True,
+                         on_page=on_page, progress=progress, conditional=True,
                          revisit=plan.revisit + plan.new)
     if on_page is not None:
         for url in store.pages_to_process():
-            record(url)
+            on_page(url)
     gone_now = {canonicalize(u) for u in crawl_report.gone}
     report.errors.extend(e for e in crawl_report.errors if e.get("status") not in GONE)
     report.not_modified = crawl_report.not_modified
     report.requests = crawl_report.pages_fetched + hints.requests
-    _deletions(store, sources, hints, gone_now, live_before, report)
-    _classify(store, plan, outcomes, live_before, checked_before, report)
+    _deletions(store, sources, hints, gone_now, set(before), report)
+    _classify(store, names, plan, before, checked_before, report)
     report.finished = utcnow()
     return report
 
@@ -612,34 +600,41 @@ def _deletions(store: Store, sources: list[Source], hints: Hints, gone_now: set[
             report.missing.append(url)
 
 
-def _classify(store: Store, plan: RefreshPlan, outcomes: dict[str, str], live_before: set[str],
+def _classify(store: Store, names: set[str], plan: RefreshPlan, before: dict[str, str],
               checked_before: dict[str, str | None], report: ChangeReport) -> None:
-    """Sort live documents into changed / unchanged. A page was visited this run when its
-    ``checked_at`` moved (a 304 or a body); one the sitemap vouched for counts as unchanged
-    only while it was really left alone."""
+    """Compare the corpus with its state before the crawl (``before``: live URL -> hash of
+    the cleaned text). Reading the outcome from the store rather than from the callback's
+    answers also catches documents re-made indirectly (the first part of a multi-page
+    article whose second page changed) and those processed after the crawl.
+
+    A live document counts as unchanged when its page was visited this run (its
+    ``checked_at`` moved: a 304 or the same cleaned text) or the sitemap vouched for it.
+    """
+    for row in store.changes_since(report.started):
+        doc = store.get_document(row["id"])
+        if doc is None or doc.site not in names:
+            continue
+        if doc.url in before:
+            if doc.deleted:
+                report.deleted.append(doc.url)
+            elif doc.content_hash != before[doc.url]:
+                report.changed.append(doc.url)
+        elif not doc.deleted:
+            report.new.append(doc.url)  # never seen, or a tombstone that came back
+    for kind in (report.new, report.changed, report.deleted):
+        kind.sort()
 
     def visited(url: str, page: Page) -> bool:
         return url in checked_before and page.checked_at != checked_before[url]
 
     skipped = set(plan.skipped)
-    for url, outcome in sorted(outcomes.items()):
-        if outcome in NEW_KINDS:
-            report.new.append(url)
-        elif outcome in CHANGED_KINDS:
-            report.changed.append(url)
-    missing = set(report.missing)
-    failed = {e.get("url") for e in report.errors}
-    for url in sorted(live_before):
-        doc = store.get_document(url)
-        if doc is None or doc.deleted:
-            report.deleted.append(url)
-            continue
-        if url in missing or url in failed or outcomes.get(url) in NEW_KINDS + CHANGED_KINDS:
+    settled = set(report.changed) | set(report.deleted) | set(report.missing) | {
+        e.get("url") for e in report.errors}
+    for url in sorted(before):
+        if url in settled:
             continue
         page = store.get_page(url, with_html=False)
-        if page is None or page.error:
-            continue
-        if visited(url, page) or url in skipped:
+        if page is not None and not page.error and (visited(url, page) or url in skipped):
             report.unchanged += 1
     report.skipped = sum(1 for u in skipped
                          if (p := store.get_page(u, with_html=False)) is not None
