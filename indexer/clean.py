@@ -25,6 +25,10 @@ from indexer.fallback import dense_text
 from indexer.merge import add_missing_chunks
 
 MAX_HTML_CHARS = 10_000_000  # beyond this a page is cut before parsing: bounded time and memory
+_NOT_TEXT = {"script", "style", "noscript", "template"}
+MAX_ELEMENTS = 30_000  # the largest of 121 real news pages has 1,600 elements
+MAX_LINKS = 5_000  # link texts collected for the menu/teaser tests; a real page has far fewer
+BIG_PAGE = 1_000_000  # characters of HTML; above this trafilatura's slower second opinion is skipped
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000\ufeff]+")
 _ERROR_TITLE = re.compile(
@@ -149,11 +153,16 @@ def _clean(html: object, url: str, rules: SiteRules | None) -> Cleaned:
     text = ""
     if rules and rules.body:
         text = _select_text(tree, rules.body, blocks=True)
-    if not text:
+    huge = not text and _element_count(tree) > MAX_ELEMENTS
+    if huge:
+        # Far beyond any real article page (a data dump, a generated trap): trafilatura's
+        # passes grow steeply there, our single dense-block pass stays linear.
+        text = dense_text(tree)
+    if not text and not huge:
         _prune(body, found.furniture, len(body_text))
         # Metadata is read: scripts and styles only cost trafilatura a copy and a walk now.
         strip_elements(tree, "script", "style", "noscript", "svg", "template", with_tail=False)
-        text = _extract(tree, url, links)
+        text = _extract(tree, url, links, big=len(text_in) > BIG_PAGE)
     lines = _tidy(text, title, links.__contains__)
     if _has_short_run(lines):
         lines = drop_link_runs(lines, links)
@@ -222,19 +231,29 @@ def _parse(text: str) -> HtmlElement | None:
     return None
 
 
+def _element_count(tree: HtmlElement) -> int:
+    return int(tree.xpath("count(//*)"))
+
+
 def _page_text(body: HtmlElement | None) -> str:
-    """Visible text at the top of the page (for bylines and dates), scripts excluded."""
+    """Visible text at the top of the page (for bylines and dates), scripts excluded.
+
+    A lazy walk that stops after 20,000 characters, so a 5 MB page costs no more than a small one.
+    """
     if body is None:
         return ""
     chunks: list[str] = []
     size = 0
-    for piece in body.xpath(".//text()[not(parent::script) and not(parent::style)]"):
-        piece = piece.strip()
-        if piece:
-            chunks.append(piece)
-            size += len(piece)
-            if size > 20_000:
-                break
+    for el in body.iter():
+        if size > 20_000:
+            break
+        parent = el.getparent()
+        if isinstance(el.tag, str) and el.tag not in _NOT_TEXT and el.text and el.text.strip():
+            chunks.append(el.text.strip())
+            size += len(chunks[-1])
+        if el.tail and el.tail.strip() and (parent is None or parent.tag not in _NOT_TEXT):
+            chunks.append(el.tail.strip())
+            size += len(chunks[-1])
     return "\n".join(chunks)
 
 
@@ -256,7 +275,7 @@ def _select_text(tree: HtmlElement, selector: str, *, blocks: bool = False,
     return "\n".join(t for t in out if t)
 
 
-def _extract(tree: HtmlElement, url: str, links: LinkTexts) -> str:
+def _extract(tree: HtmlElement, url: str, links: LinkTexts, *, big: bool = False) -> str:
     """trafilatura's main text, checked: a page dump of menus gets a second, slower opinion;
     too little text gets our dense-block fallback."""
     import trafilatura
@@ -266,7 +285,7 @@ def _extract(tree: HtmlElement, url: str, links: LinkTexts) -> str:
     text = (doc.text or "") if doc is not None else ""
     if text:
         text = add_missing_chunks(tree, text)
-    if _menu_share(text, links) > 0.5:
+    if not big and _menu_share(text, links) > 0.5:
         # Fast mode's recall rescue can return the whole page; the full cascade (with its
         # external comparison) is slower but rarely does. Kept only if it is less of a menu.
         slow = trafilatura.bare_extraction(tree, url=url or None, fast=False,
@@ -291,9 +310,17 @@ class LinkTexts:
     @property
     def texts(self) -> set[str]:
         if self._texts is None:
-            whole = {" ".join(a.text_content().split()) for a in self.tree.xpath("//a")}
-            parts = {" ".join(t.split()) for t in self.tree.xpath("//a//text()")}
-            self._texts = (whole | parts) - {""}
+            texts: set[str] = set()
+            # one walk per link: an XPath such as //a//text() goes quadratic in libxml2 when a
+            # page holds a hundred thousand links
+            for count, anchor in enumerate(self.tree.iter("a")):
+                if count >= MAX_LINKS:
+                    break
+                pieces = [" ".join(t.split()) for t in anchor.itertext()]
+                texts.update(pieces)
+                texts.add(" ".join(" ".join(pieces).split()))
+            texts.discard("")
+            self._texts = texts
         return self._texts
 
     def __contains__(self, line: object) -> bool:

@@ -76,7 +76,7 @@ def _leaf_blocks(root: HtmlElement) -> list[HtmlElement]:
 
 
 def _link_share(el: HtmlElement, size: int) -> float:
-    linked = sum(len(a.text_content()) for a in el.iterfind(".//a"))
+    linked = sum(len(a.text_content()) for a in el.iter("a"))
     return linked / size if size else 1.0
 
 
