@@ -166,3 +166,11 @@ def test_five_megabyte_page() -> None:
     result = clean(html, "https://x.example/big")
     assert isinstance(result, Cleaned)
     assert result.is_article and "laser hair removal" in result.text
+
+
+def test_huge_link_dump_is_not_an_article() -> None:
+    """150,000 links (a generated trap or sitemap dump): answered, and not an article."""
+    html = "<html><body>" + "".join(f'<a href="?page={i}">p{i}</a>' for i in range(150_000)) \
+        + "</body></html>"
+    result = clean(html, "https://x.example/list?page=3")
+    assert result.is_article is False and result.text == ""
