@@ -59,8 +59,9 @@ FULL_RETRY_MS = 50  # how long to wait before asking again for a site whose slot
 FP_META = "redis_fp"  # request.meta key: the in-flight id of a request popped from Redis
 
 # Scrapy settings this module reads (set by ``redis_settings``).
-S_URL, S_WORKER, S_SEED, S_IDLE = (
-    "AESTHETICS_REDIS_URL", "AESTHETICS_WORKER_ID", "AESTHETICS_SEED", "AESTHETICS_IDLE_EXIT")
+S_URL, S_WORKER, S_SEED, S_IDLE, S_RUN = (
+    "AESTHETICS_REDIS_URL", "AESTHETICS_WORKER_ID", "AESTHETICS_SEED", "AESTHETICS_IDLE_EXIT",
+    "AESTHETICS_RUN_ID")
 
 
 class RedisUnavailableError(AestheticsError):
@@ -530,6 +531,7 @@ class WorkerExtension:
         idle = settings.get(S_IDLE)
         self.idle_exit = float(idle) if idle not in (None, "") else None
         self.quiet_since: float | None = None
+        self.run_id = str(settings.get(S_RUN) or "")
         self.requeued = 0
         self.loop: Any = None
         self.closing = False
@@ -578,6 +580,9 @@ class WorkerExtension:
             return
         try:
             self._beat()
+            self.server.sadd(self.keys.workers, self.wid)
+            if self._superseded():
+                return
             self.server.hset(self.keys.counts, self.wid, self.pages_fetched())
             politeness = getattr(self.crawler, "politeness", None)
             if politeness is not None:
@@ -593,6 +598,22 @@ class WorkerExtension:
             _fail_hard(self.crawler, exc)
             return
         self._idle_check(quiet)
+
+    def _superseded(self) -> bool:
+        """A new crawl (another run) was published: this worker's config is stale, stop."""
+        current = self.server.hget(self.keys.meta, "run")
+        if current is None or not self.run_id or current.decode() == self.run_id:
+            return False
+        print(f"worker {self.wid}: a new crawl (run {current.decode()}) was published; "
+              "stopping (start the worker again to join it)", file=sys.stderr)
+        self._close("superseded")
+        return True
+
+    def _close(self, reason: str) -> None:
+        from scrapy.utils.defer import deferred_from_coro
+
+        self.closing = True
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
 
     def pages_fetched(self) -> int:
         ctx = getattr(self.crawler.spider, "ctx", None)
@@ -635,15 +656,12 @@ class WorkerExtension:
         if self.quiet_since is None:
             self.quiet_since = now
         if self.idle_exit is not None and now - self.quiet_since >= self.idle_exit:
-            self.closing = True
-            from scrapy.utils.defer import deferred_from_coro
-
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason="idle"))
+            self._close("idle")
 
 
 # --------------------------------------------------------------------------- entry points
 def redis_settings(redis_url: str, *, wid: str, seed: bool, idle_exit: float | None,
-                   base: dict[str, Any]) -> dict[str, Any]:
+                   base: dict[str, Any], run_id: int | None = None) -> dict[str, Any]:
     """The overlay that turns the single-process crawl settings ``base`` into a worker's.
 
     ``SCHEDULER_PERSIST`` is the one setting scrapy-redis must not be left at its default:
@@ -673,7 +691,7 @@ def redis_settings(redis_url: str, *, wid: str, seed: bool, idle_exit: float | N
         "SPIDER_MIDDLEWARES": spider_mws,
         "EXTENSIONS": extensions,
         S_URL: redis_url, S_WORKER: wid, S_SEED: seed,
-        S_IDLE: "" if idle_exit is None else idle_exit,
+        S_IDLE: "" if idle_exit is None else idle_exit, S_RUN: run_id or "",
     }
 
 
@@ -682,6 +700,25 @@ def _corpus_id(data_dir: Path) -> str:
     from corpus.paths import db_path
 
     return f"{socket.gethostname()}:{db_path(Path(data_dir)).resolve()}"
+
+
+def _same_crawl(client: redis.Redis, keys: Keys, config: CrawlConfig) -> bool:
+    """Is the crawl published in Redis this one (same sources and limits)? Then a seeder
+    joins its live workers; otherwise it starts a new crawl."""
+    from dataclasses import asdict
+
+    blob = client.hget(keys.meta, "config")
+    if not blob:
+        return False
+    try:
+        published = pickle.loads(blob)
+    except Exception:  # noqa: BLE001 - an unreadable old config is simply another crawl
+        return False
+
+    def comparable(value: CrawlConfig) -> dict:
+        return {k: v for k, v in asdict(value).items() if k not in ("log_level", "resume")}
+
+    return comparable(published) == comparable(config)
 
 
 def _live_workers(client: redis.Redis, keys: Keys) -> list[str]:
@@ -748,8 +785,8 @@ def _work(data_dir: Path, redis_url: str, *, config: CrawlConfig | None,
     seed = config is not None
     try:
         if seed:
-            live = _live_workers(client, keys)
-            if not live:
+            live = _live_workers(client, keys) if _same_crawl(client, keys, config) else []
+            if not live:  # a new crawl: workers of an older one see the new run and stop
                 client.delete(*keys.crawl_keys())
         else:
             meta = _wait_for_crawl(client, keys, idle_exit)
@@ -787,7 +824,8 @@ def _work(data_dir: Path, redis_url: str, *, config: CrawlConfig | None,
             run_id = int(meta["run"])
         ctx.report.run_id = run_id
         ctx.report.started = run.started if run is not None else ""
-        crawler, reason = _run_scrapy(ctx, redis_url, wid=wid, seed=seed, idle_exit=idle_exit)
+        crawler, reason = _run_scrapy(ctx, redis_url, wid=wid, seed=seed, idle_exit=idle_exit,
+                                      run_id=run_id)
     except _redis_errors() as exc:
         if run is not None:
             _finish_seed(store, run, ctx, {wid: ctx.report.pages_fetched}, "failed")
@@ -832,14 +870,15 @@ def _unavailable(redis_url: str, exc: BaseException, fetched: int) -> RedisUnava
 
 
 def _run_scrapy(ctx: CrawlContext, redis_url: str, *, wid: str, seed: bool,
-                idle_exit: float | None) -> tuple[Any, str]:
+                idle_exit: float | None, run_id: int | None) -> tuple[Any, str]:
     from scrapy.crawler import CrawlerProcess
 
     from crawler.run import scrapy_settings
     from crawler.spiders.site import SiteSpider
 
     base = scrapy_settings(ctx.config)
-    base.update(redis_settings(redis_url, wid=wid, seed=seed, idle_exit=idle_exit, base=base))
+    base.update(redis_settings(redis_url, wid=wid, seed=seed, idle_exit=idle_exit, base=base,
+                               run_id=run_id))
     process = CrawlerProcess(base)
     crawler = process.create_crawler(SiteSpider)
     ended = {"reason": "finished"}

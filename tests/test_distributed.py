@@ -24,6 +24,18 @@ from tests.conftest import REPO, run_aesthetics
 from tests.redis_server import RedisServer, free_port, redis_server  # noqa: F401 - fixture
 
 PAGES = 36
+_SPAWNED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_processes():
+    """Whatever a test started and did not wait for is killed when it ends (pass or fail)."""
+    yield
+    while _SPAWNED:
+        proc = _SPAWNED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 ALL_PATHS = {"/", *(f"/articles/a{i}.html" for i in range(PAGES))}
 
 
@@ -75,8 +87,10 @@ def start_seeder(start_url: str, data_dir: Path, redis_url: str, *, idle_exit: f
         "    print(f'Error: {exc}', file=sys.stderr)\n"
         "    sys.exit(exc.exit_code)\n"
         "print(report.pages_fetched)\n")
-    return subprocess.Popen([sys.executable, "-c", code], env=_env(), text=True,
+    proc = subprocess.Popen([sys.executable, "-c", code], env=_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _SPAWNED.append(proc)
+    return proc
 
 
 def start_worker(data_dir: Path, redis_url: str, *, idle_exit: float | None = 2
@@ -85,17 +99,21 @@ def start_worker(data_dir: Path, redis_url: str, *, idle_exit: float | None = 2
             "--redis", redis_url, "--data-dir", str(data_dir), "--format", "json"]
     if idle_exit is not None:
         args += ["--idle-exit", str(idle_exit)]
-    return subprocess.Popen(args, env=_env(), text=True, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(args, env=_env(), text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
+    _SPAWNED.append(proc)
+    return proc
 
 
 def finish(procs: list[subprocess.Popen], timeout: float = 90) -> list[tuple[int, str, str]]:
     results = []
+    deadline = time.monotonic() + timeout
     for proc in procs:
         try:
-            out, err = proc.communicate(timeout=timeout)
+            out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            proc.kill()
+            for each in procs:  # leave no stray worker behind
+                each.kill()
             out, err = proc.communicate()
             pytest.fail(f"process {proc.args[:3]} did not exit in time: {err[-2000:]}")
         results.append((proc.returncode, out, err))
@@ -166,7 +184,7 @@ def test_worker_refuses_another_corpus(redis_server, site_server, tmp_path: Path
     """Workers write into the crawl's own SQLite file: one on another data dir would split
     the corpus, so it is refused up front (exit 2) instead."""
     server = site_server(make_site(tmp_path / "site", pages=3))
-    seeder = start_seeder(server.url("/"), tmp_path / "data", redis_server.url, idle_exit=3)
+    seeder = start_seeder(server.url("/"), tmp_path / "data", redis_server.url, idle_exit=1)
     other = run_aesthetics("worker", "--redis", redis_server.url, "--idle-exit", "5",
                            data_dir=tmp_path / "elsewhere")
     finish([seeder])
@@ -184,8 +202,8 @@ def test_three_workers_store_what_one_process_stores(redis_server, site_server, 
 
     server = site_server(site, name="distributed")
     data_dir = tmp_path / "data"
+    workers = [start_worker(data_dir, redis_server.url) for _ in range(2)]  # they wait for it
     seeder = start_seeder(server.url("/"), data_dir, redis_server.url)
-    workers = [start_worker(data_dir, redis_server.url) for _ in range(2)]
     results = finish([seeder, *workers])
     for code, _out, err in results:
         assert code == 0, err
@@ -213,9 +231,9 @@ def test_kill_9_of_a_worker_loses_nothing(redis_server, site_server, tmp_path: P
     site = make_site(tmp_path / "site", delay=0.25)
     server = site_server(site)
     data_dir = tmp_path / "data"
-    seeder = start_seeder(server.url("/"), data_dir, redis_server.url, idle_exit=3)
     victim = start_worker(data_dir, redis_server.url, idle_exit=None)
-    survivor = start_worker(data_dir, redis_server.url, idle_exit=3)
+    survivor = start_worker(data_dir, redis_server.url)
+    seeder = start_seeder(server.url("/"), data_dir, redis_server.url)
     client = redis.Redis.from_url(redis_server.url)
     inflight = f"aesthetics:inflight:{socket.gethostname()}-{victim.pid}"
     deadline = time.monotonic() + 30
@@ -244,8 +262,8 @@ def test_redis_going_away_stops_workers_and_a_rerun_completes(site_server,
     data_dir = tmp_path / "data"
     redis_dir = tmp_path / "redis"
     with RedisServer(redis_dir) as first:
-        seeder = start_seeder(server.url("/"), data_dir, first.url, idle_exit=3)
-        worker = start_worker(data_dir, first.url, idle_exit=3)
+        worker = start_worker(data_dir, first.url)
+        seeder = start_seeder(server.url("/"), data_dir, first.url)
         deadline = time.monotonic() + 30
         while len(server.requests()) < 8:
             assert time.monotonic() < deadline, "the crawl never got going"
@@ -279,9 +297,9 @@ def test_politeness_is_shared_by_all_workers(redis_server, site_server,  # noqa:
     site = make_site(tmp_path / "site", pages=8, delay=0.2)
     server = site_server(site)
     data_dir = tmp_path / "data"
+    workers = [start_worker(data_dir, redis_server.url) for _ in range(2)]
     seeder = start_seeder(server.url("/"), data_dir, redis_server.url, delay=0.3,
                           concurrency=1)
-    workers = [start_worker(data_dir, redis_server.url) for _ in range(2)]
     results = finish([seeder, *workers])
     for code, _out, err in results:
         assert code == 0, err
