@@ -18,12 +18,10 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = REPO.parent / "shared" / "benchmarks" / "extraction" / "dev"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def load_score_module(dev_dir: Path):
@@ -132,15 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         for pid, p, r in per_page(truth, mine["predictions"], score)[:args.worst]:
             print(f"  {pid[:16]}  P {p:.3f}  R {r:.3f}  {truth[pid].get('url', '')}")
     if not args.no_append:
+        from bench.results import record
+
         command = "python bench/extraction.py" + (f" --limit {args.limit}" if args.limit else "") \
             + (f" --repeat {args.repeat}" if args.repeat != 3 else "")
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        section = (f"\n## Extraction: cleaner vs trafilatura ({stamp})\n\n"
-                   f"Command: `{command}`\n\n" + "\n".join(lines) + f"\n\n{summary}\n")
-        with RESULTS.open("a", encoding="utf-8") as out:
-            if out.tell() == 0:
-                out.write("# Benchmark results\n")
-            out.write(section)
+        record("Extraction: cleaner vs trafilatura", "\n".join(lines) + f"\n\n{summary}",
+               command=command)
     return 0
 
 
