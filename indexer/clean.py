@@ -10,6 +10,7 @@ a server sent, and one bad page must not stop a crawl.
 
 from __future__ import annotations
 
+import html as html_lib
 import logging
 import re
 import unicodedata
@@ -419,8 +420,11 @@ def _tidy(text: str, title: str, is_link: Callable[[str], bool] | None = None) -
 
 
 def _norm(text: str | None) -> str:
+    """NFC, single spaces, and HTML entities decoded (meta tags are often escaped twice)."""
     if not text:
         return ""
+    if "&" in text and ";" in text:
+        text = html_lib.unescape(text)
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 

@@ -199,6 +199,8 @@ def author_of(tree: HtmlElement, meta: dict[str, str], items: list[dict],
         if 1 < len(text) <= 80:
             return _clean_byline(text)
     for el in bylines:
+        if _in_form_or_comments(el):
+            continue  # "Name (required)" of a comment form is not the article's author
         text = text_of(el)
         if 1 < len(text) <= 60:
             match = _BYLINE.match(text)
@@ -206,8 +208,30 @@ def author_of(tree: HtmlElement, meta: dict[str, str], items: list[dict],
     return None
 
 
+_BYLINE_TAIL = re.compile(
+    r"\s*(?:[|•·@]|\bon\s+(?=\w+\s+\d)|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}|\d{4}[-/年]"
+    rf"|(?:{dates._MONTH_RE})\.?\s+\d)", re.IGNORECASE)
+
+
+def _in_form_or_comments(el: HtmlElement) -> bool:
+    for node in (el, *el.iterancestors()):
+        if node.tag == "form" or "comment" in ((node.get("class") or "") + " "
+                                               + (node.get("id") or "")).lower():
+            return True
+    return False
+
+
 def _clean_byline(text: str) -> str | None:
-    text = re.sub(r"^(?:by|written by|作者)\s*[:：]?\s*", "", squash(text), flags=re.IGNORECASE)
+    """A person's name out of a byline: no "By", no date, handle or separator after it."""
+    text = re.sub(r"^(?:by|written by|posted by|作者)\s*[:：]?\s*", "", squash(text),
+                  flags=re.IGNORECASE)
+    # a month glued to the name ("Carrie ArnoldNovember 15") or a date, "|", "@" ends it
+    text = re.sub(r"(?<=[a-z])(?=(?:January|February|March|April|May|June|July|August|September"
+                  r"|October|November|December)\b)", " ", text)
+    match = _BYLINE_TAIL.search(text)
+    if match and match.start() > 1:
+        text = text[:match.start()]
+    text = text.strip(" ,.;:-–—")
     return text or None
 
 

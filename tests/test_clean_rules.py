@@ -87,3 +87,25 @@ def test_language_detection() -> None:
     assert detect_language("这是一个关于双眼皮手术恢复期的中文段落。" * 3) == "zh"
     assert detect_language("The recovery of the nose takes a year and the swelling goes down.") == "en"
     assert detect_language("") is None
+
+
+def test_bylines_are_reduced_to_names() -> None:
+    from indexer.metadata import _clean_byline
+
+    assert _clean_byline("By Carrie ArnoldNovember 15, 2019") == "Carrie Arnold"
+    assert _clean_byline("Bryan DeArdo @BryanDeArdo 1 min read") == "Bryan DeArdo"
+    assert _clean_byline("Madeline Fry | November 18, 2019 12:00 AM") == "Madeline Fry"
+    assert _clean_byline("作者：王医生") == "王医生"
+
+
+def test_comment_form_author_field_is_not_the_author() -> None:
+    html = ("<html><body><article><p>" + BODY * 3 + "</p></article>"
+            '<form><p class="comment-form-author"><label>Name (required)</label></p></form>'
+            "</body></html>")
+    assert clean(html, "https://x.example/a.html").author is None
+
+
+def test_escaped_entities_in_meta_titles_are_decoded() -> None:
+    html = ('<html><head><meta property="og:title" content="&amp;#8216;Quiet&amp;#8217; lifts">'
+            "</head><body><article><p>" + BODY * 3 + "</p></article></body></html>")
+    assert clean(html, "https://x.example/a.html").title == "\u2018Quiet\u2019 lifts"
