@@ -26,6 +26,8 @@ from indexer.fallback import dense_text
 from indexer.merge import add_missing_chunks
 
 MAX_HTML_CHARS = 10_000_000  # beyond this a page is cut before parsing: bounded time and memory
+_DECLARED_CHARSET = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""",
+                               re.IGNORECASE)
 _NOT_TEXT = {"script", "style", "noscript", "template"}
 MAX_ELEMENTS = 30_000  # the largest of 121 real news pages has 1,600 elements
 MAX_LINKS = 5_000  # link texts collected for the menu/teaser tests; a real page has far fewer
@@ -195,10 +197,12 @@ def _as_text(html: object) -> str:
         return html
     if isinstance(html, bytes | bytearray):
         raw = bytes(html[: MAX_HTML_CHARS * 2])
-        for encoding in ("utf-8", "gb18030"):
+        declared = _DECLARED_CHARSET.search(raw[:4096])
+        first = declared[1].decode("ascii").lower() if declared else "utf-8"
+        for encoding in (first, "utf-8", "gb18030"):
             try:
                 return raw.decode(encoding)
-            except UnicodeDecodeError:
+            except (UnicodeDecodeError, LookupError):
                 continue
         return raw.decode("utf-8", errors="replace")
     return ""

@@ -174,3 +174,12 @@ def test_huge_link_dump_is_not_an_article() -> None:
         + "</body></html>"
     result = clean(html, "https://x.example/list?page=3")
     assert result.is_article is False and result.text == ""
+
+
+def test_bytes_use_their_declared_charset() -> None:
+    body = "<p>" + "Café crème after rhinoplasty: the brûlée can wait a week. " * 8 + "</p>"
+    html = f'<html><head><meta charset="windows-1252"><title>Crème</title></head><body><article>{body}</article></body></html>'
+    result = clean(html.encode("cp1252"), "https://x.example/a.html")  # type: ignore[arg-type]
+    assert result.title == "Crème" and "brûlée" in result.text
+    gbk = "<html><head><meta charset='gbk'><title>隆鼻</title></head><body><p>" + "隆鼻术后一周拆线，肿胀逐渐消退。" * 20 + "</p></body></html>"
+    assert clean(gbk.encode("gbk"), "https://x.example/b.html").title == "隆鼻"  # type: ignore[arg-type]
