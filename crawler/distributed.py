@@ -30,6 +30,7 @@ import pickle
 import socket
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -876,6 +877,8 @@ def _run_scrapy(ctx: CrawlContext, redis_url: str, *, wid: str, seed: bool,
     from crawler.run import scrapy_settings
     from crawler.spiders.site import SiteSpider
 
+    # scrapy-redis 0.9.1 still calls Spider.log() when it resumes a queue: harmless.
+    warnings.filterwarnings("ignore", message=r"Spider\.log\(\) is deprecated")
     base = scrapy_settings(ctx.config)
     base.update(redis_settings(redis_url, wid=wid, seed=seed, idle_exit=idle_exit, base=base,
                                run_id=run_id))

@@ -78,11 +78,15 @@ def start_seeder(start_url: str, data_dir: Path, redis_url: str, *, idle_exit: f
         "from crawler.distributed import seed_and_work\n"
         "from crawler.run import CrawlConfig\n"
         "from crawler.sources import sources_from_urls\n"
+        "from corpus import Store\n"
+        "from indexer.process import PageProcessor\n"
+        f"data_dir = Path({str(data_dir)!r})\n"
+        "processor = PageProcessor(Store.open(data_dir), data_dir)\n"
         f"config = CrawlConfig(sources=sources_from_urls([{start_url!r}]), delay={delay!r}, "
         f"concurrency={concurrency!r})\n"
         "try:\n"
-        f"    report = seed_and_work(config, Path({str(data_dir)!r}), {redis_url!r}, "
-        f"idle_exit={idle_exit!r})\n"
+        f"    report = seed_and_work(config, data_dir, {redis_url!r}, idle_exit={idle_exit!r}, "
+        "on_page=processor.process)\n"
         "except AestheticsError as exc:\n"
         "    print(f'Error: {exc}', file=sys.stderr)\n"
         "    sys.exit(exc.exit_code)\n"
@@ -126,19 +130,26 @@ def corpus_pages(data_dir: Path) -> dict[str, str | None]:
         return {urlsplit(p.url).path: p.content_hash for p in store.iter_pages()}
 
 
+def corpus_documents(data_dir: Path) -> dict[str, str]:
+    """Cleaned documents as {path: hash of the cleaned text}."""
+    with Store.open(data_dir, create=False) as store:
+        return {urlsplit(d.url).path: d.content_hash for d in store.iter_documents()}
+
+
 def page_requests(server) -> Counter:
     """How often each path was requested; robots.txt is each process's own (Scrapy keeps
     robots rules per process), so it is left out."""
     return Counter(r["path"] for r in server.requests() if r["path"] != "/robots.txt")
 
 
-def reference_crawl(site_server, site: Path, tmp_path: Path) -> dict[str, str | None]:
+def reference_crawl(site_server, site: Path, tmp_path: Path) -> Path:
+    """The single-process `aesthetics crawl` of the same site: what the workers must match."""
     server = site_server(site, name="reference")
     ref_dir = tmp_path / "reference"
     result = run_aesthetics("crawl", server.url("/"), "--delay", "0", "--no-index", "-q",
                             data_dir=ref_dir)
     assert result.returncode == 0, result.stderr
-    return corpus_pages(ref_dir)
+    return ref_dir
 
 
 def worker_lines(stderr: str) -> list[tuple[str, int]]:
@@ -197,7 +208,8 @@ def test_worker_refuses_another_corpus(redis_server, site_server, tmp_path: Path
 def test_three_workers_store_what_one_process_stores(redis_server, site_server,  # noqa: F811
                                                      tmp_path: Path) -> None:
     site = make_site(tmp_path / "site", delay=0.05)
-    expected = reference_crawl(site_server, site, tmp_path)
+    reference = reference_crawl(site_server, site, tmp_path)
+    expected = corpus_pages(reference)
     assert len(expected) == PAGES + 1
 
     server = site_server(site, name="distributed")
@@ -209,6 +221,9 @@ def test_three_workers_store_what_one_process_stores(redis_server, site_server, 
         assert code == 0, err
 
     assert corpus_pages(data_dir) == expected
+    documents = corpus_documents(reference)
+    assert len(documents) == PAGES  # the articles; the start page is a listing
+    assert corpus_documents(data_dir) == documents
     requests = page_requests(server)
     assert set(requests) == ALL_PATHS
     assert max(requests.values()) == 1, requests.most_common(3)
