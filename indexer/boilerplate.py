@@ -217,10 +217,7 @@ def _is_furniture(attrs: str) -> bool:
 def furniture_words(el: HtmlElement) -> bool:
     """Does the element's class or id name it as furniture (share bar, related list, ...)?"""
     attrs = (el.get("class") or "") + " " + (el.get("id") or "")
-    if not attrs.strip():
-        return False
-    attrs = _CAMEL.sub(" ", attrs).lower()
-    return any(word in _FURNITURE_WORDS for word in _WORD_SPLIT.split(attrs))
+    return bool(attrs.strip()) and _is_furniture(attrs)
 
 
 def _is_meta_line(line: str) -> bool:

@@ -16,7 +16,6 @@ from lxml.html import HtmlElement
 
 from indexer import boilerplate, dates
 
-_WS = re.compile(r"\s+")
 TITLE_SEPARATORS = re.compile(r"\s+[-|–—:·»]\s+|\s*[|_｜]\s*|\s+-\s*|\s*-\s+")
 ARTICLE_TYPES = {"article", "newsarticle", "blogposting", "report", "medicalwebpage",
                  "scholarlyarticle", "techarticle", "reportagenewsarticle", "analysisnewsarticle",
