@@ -26,6 +26,12 @@ class RankParams:
     max_expansions: int = 6        # synonym surface forms added per matched vocabulary term
     max_query_terms: int = 0       # 0 = keep all; else keep the rarest N terms of long queries
     coord: float = 0.0             # coordination bonus scale (0 = off; disables block-max)
+    prf_docs: int = 0              # pseudo-relevance feedback: top documents read (0 = off)
+    prf_terms: int = 10            # feedback terms added
+    prf_weight: float = 0.3        # share of the feedback terms in the final query
+    prf_max_terms: int = 0         # feedback only for queries of at most this many terms (0 = all)
+    prf_max_ratio: float = 0.0     # skip feedback when top-1 / top-k score >= this (0 = never skip)
+    idf: str = "lucene"            # "lucene": log(1 + (N-df+.5)/(df+.5)); "whoosh": log(N/(df+1))+1
 
     def with_(self, **changes) -> RankParams:
         return replace(self, **changes)
@@ -34,9 +40,28 @@ class RankParams:
 DEFAULT = RankParams()
 
 
+class TunedBM25F(scoring.BM25F):
+    """Whoosh's BM25F with a choice of idf (Whoosh's own flattens rare vs. common terms)."""
+
+    def __init__(self, params: RankParams):
+        super().__init__(B=params.b, K1=params.k1, title_B=params.title_b)
+        self.idf_mode = params.idf
+
+    def idf(self, searcher, fieldname, text) -> float:
+        if self.idf_mode == "whoosh":
+            return super().idf(searcher, fieldname, text)
+        parent = searcher.get_parent()
+        return lucene_idf(parent.doc_frequency(fieldname, text), parent.doc_count_all())
+
+
 def weighting(params: RankParams = DEFAULT) -> scoring.BM25F:
-    """Whoosh's BM25F with our k1/b and a separate b for the (short) title field."""
-    return scoring.BM25F(B=params.b, K1=params.k1, title_B=params.title_b)
+    """BM25F with our k1/b, a separate b for the (short) title field, and our idf."""
+    return TunedBM25F(params)
+
+
+def lucene_idf(doc_freq: int, doc_count: int) -> float:
+    """BM25 idf as Lucene/Anserini compute it: ``log(1 + (N - df + 0.5) / (df + 0.5))`` (> 0)."""
+    return math.log(1 + (doc_count - doc_freq + 0.5) / (doc_freq + 0.5))
 
 
 def bm25_term(idf: float, tf: float, field_len: float, avg_len: float, k1: float, b: float) -> float:

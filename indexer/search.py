@@ -29,6 +29,7 @@ SNIPPET_CHARS = 200      # about two terminal lines
 OTHER_SCRIPT_EXPANSIONS = 3  # e.g. Chinese forms added to an English query, and vice versa
 TIE_MARGIN = 20          # extra hits fetched so ties at the page edge are ordered by doc id
 _FIELD_REF = re.compile(r"(?<![\w.])([A-Za-z_]\w*):(?=[^\s:/])")
+_QUESTION_MARK = re.compile(r"\?+(?=\s|$)")
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _NO_DATE = 2**64 - 1    # Whoosh's raw column value for a missing DATETIME
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
@@ -215,6 +216,44 @@ class Searcher:
         parts = [self._field_query([t]) for t in terms]
         return Or([p for p in parts if p is not None], scale=self.params.coord or None)
 
+    def feedback(self, query: Query, terms: list[str]) -> Query:
+        """RM3-style pseudo-relevance feedback: add the terms that dominate the top documents.
+
+        Each top document votes for its terms with (tf / length) x its normalised score; the
+        best ``prf_terms`` new terms join the query with weights summing to ``prf_weight``.
+        """
+        p = self.params
+        results = self._searcher.search(query, limit=p.prf_docs)
+        top = [(hit.score, hit.docnum) for hit in results]
+        if not top:
+            return query
+        if p.prf_max_ratio and len(top) >= p.prf_docs and top[0][0] >= p.prf_max_ratio * top[-1][0]:
+            return query  # one document stands out: feedback would drift away from it
+        total_score = sum(s for s, _ in top) or 1.0
+        weights: dict[str, float] = {}
+        for score, docnum in top:
+            stored = self._searcher.stored_fields(docnum)
+            tokens = [t.text for t in self._analyzer(
+                (stored.get("title") or "") + " " + (stored.get("text") or ""))]
+            if not tokens:
+                continue
+            share = score / total_score / len(tokens)
+            for token in tokens:
+                weights[token] = weights.get(token, 0.0) + share
+        original = set(terms)
+        n = self._searcher.doc_count_all()
+        candidates = [(w, t) for t, w in weights.items()
+                      if t not in original and len(t) > 2 and not t.isdigit()
+                      and self._searcher.doc_frequency("text", t) < 0.1 * n]
+        candidates.sort(key=lambda wt: (-wt[0], wt[1]))
+        chosen = candidates[:p.prf_terms]
+        if not chosen:
+            return query
+        norm = sum(w for w, _ in chosen)
+        extra = [self._field_query([t], boost=p.prf_weight * len(terms) * w / norm)
+                 for w, t in chosen]
+        return Or([query, *extra])
+
     def expansions(self, text: str) -> list[Query]:
         """Synonym expansions of vocabulary forms found in ``text``, weighted below the original.
 
@@ -258,6 +297,7 @@ class Searcher:
 
     def build_query(self, text: str) -> Query:
         """The scoring query for ``text`` (user syntax when present, else plain free text)."""
+        text = _QUESTION_MARK.sub(" ", text)  # "does it last?" is a question, not a wildcard
         if not text.strip():
             return Every()
         check_syntax(text)
@@ -362,6 +402,10 @@ class Searcher:
             if extra:
                 query = Or([query, *extra])
             with self._lock:
+                terms = list(dict.fromkeys(self._terms(text)))
+                if self.params.prf_docs and (not self.params.prf_max_terms
+                                             or len(terms) <= self.params.prf_max_terms):
+                    query = self.feedback(query, terms)
                 results = self._searcher.search(query, limit=limit + TIE_MARGIN)
                 scored = [(max(0.0, h.score or 0.0), h.docnum) for h in results]
                 ids = {docnum: self._searcher.stored_fields(docnum) for _, docnum in scored}

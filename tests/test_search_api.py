@@ -66,6 +66,10 @@ def test_phrase_and_field_syntax(searcher: Searcher) -> None:
     assert [h.id for h in search(searcher, "site:site-b.example").hits] == ["b-botox"]
 
 
+def test_questions_are_not_wildcards(searcher: Searcher) -> None:
+    assert search(searcher, "does the splint hurt?").hits[0].id == "a-rhino"
+
+
 def test_filters_combine_with_and(searcher: Searcher) -> None:
     ids = [h.id for h in search(searcher, "swelling", procedures=["rhinoplasty"],
                                 lang="en").hits]
