@@ -33,11 +33,7 @@ def measure(dev_dir: Path = DEFAULT_DIR) -> dict[str, float]:
     """F1, precision and recall of ``indexer.clean`` on every page of ``dev_dir``."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    sys.path.insert(0, str(HERE))
-    try:
-        import extraction
-    finally:
-        sys.path.remove(str(HERE))
+    from bench import extraction
     from indexer.clean import clean
 
     score = extraction.load_score_module(dev_dir)
