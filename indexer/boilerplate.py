@@ -74,7 +74,8 @@ _PROMO_MARKER = re.compile(
 
 # Copyright and rights lines at the foot of an article.
 _COPYRIGHT_LINE = re.compile(
-    r"^\s*(?:©|\(c\)\s*\d{4}|copyright\b|版权所有|版权声明)|all\s+rights\s+reserved", re.IGNORECASE)
+    r"^\s*(?:©|\(c\)\s*\d{4}|copyright\b|版权所有|版权声明|免责声明|disclaimer\s*[:：])"
+    r"|all\s+rights\s+reserved", re.IGNORECASE)
 
 # Calls to action: follow us, get the app, subscribe, scan the QR code.
 _CALL_TO_ACTION = re.compile(
@@ -88,8 +89,8 @@ _CALL_TO_ACTION = re.compile(
 # Meta lines of a byline block: "By Jane Doe", "来源：… 作者：… 发布时间：…", "Published 5 March 2024".
 _META_LINE = re.compile(
     r"^\s*(?:(?:by|written\s+by|posted\s+by)\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}\s*$"
-    r"|(?:来源|作者|发布时间|发布日期|发表时间|时间|日期|浏览(?:次数)?|阅读(?:次数|量)?|点击(?:数|量)?"
-    r"|编辑|责任编辑)\s*[:：].{0,100}$"
+    r"|[（(【\[]?\s*(?:来源|本文来源|文章来源|稿件来源|作者|发布时间|发布日期|发表时间|时间|日期"
+    r"|浏览(?:次数)?|阅读(?:次数|量)?|点击(?:数|量)?|编辑|责任编辑)\s*[:：].{0,100}$"
     r"|(?:published|posted|updated|last\s+updated|date)\s*(?:on)?\s*[:：]?\s*.{4,40}$)",
     re.IGNORECASE)
 

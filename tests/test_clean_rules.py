@@ -41,7 +41,9 @@ def test_trailing_related_block_is_cut_but_not_an_early_heading() -> None:
 def test_calls_to_action_meta_and_copyright_lines_go() -> None:
     noise = ["Follow us on Instagram for before-and-after photos", "扫码关注我们的微信公众号",
              "By Jane Doe", "发布时间：2024-03-05 来源：整形美容网", "Published 5 March 2024",
-             "© 2024 Beauty Care Network. All rights reserved.", "Share this: Weibo WeChat"]
+             "© 2024 Beauty Care Network. All rights reserved.", "Share this: Weibo WeChat",
+             "（责任编辑：王敏）", "本文来源：整形美容网", "免责声明：本文仅供参考，不能代替医生的诊断。",
+             "【打印本页】【关闭窗口】", "Print | Email | Back to top"]
     assert tidy_lines([BODY, *noise, BODY]) == [BODY, BODY]
     kept = ["By the second week most bruising has faded.", "Follow the aftercare sheet exactly."]
     assert tidy_lines([BODY, *kept]) == [BODY, *kept]
