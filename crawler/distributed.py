@@ -145,9 +145,14 @@ class Keys:
     def next_start(self, site: str) -> str:  # earliest time (ms) the next request may start
         return f"{self.prefix}:next:{site}"
 
+    @property
+    def scheduled(self) -> str:  # hash: site -> page requests scheduled, "" -> all sites
+        return f"{self.prefix}:scheduled"
+
     def crawl_keys(self) -> list[str]:
         """What a fresh crawl resets (leases and heartbeats expire by themselves)."""
-        return [self.requests, self.dupefilter, self.meta, self.counts, self.workers]
+        return [self.requests, self.dupefilter, self.meta, self.counts, self.workers,
+                self.scheduled]
 
 
 # --------------------------------------------------------------------------- Lua scripts
@@ -660,6 +665,42 @@ class WorkerExtension:
             self._close("idle")
 
 
+# --------------------------------------------------------------------------- shared caps
+def shared_caps_context(config: CrawlConfig, store: Any, data_dir: Path, client: redis.Redis,
+                        **kwargs: Any) -> CrawlContext:
+    """A ``CrawlContext`` whose page caps (``--max-pages``, a source's ``max_pages``) count
+    the requests of all workers, in Redis, instead of this process' alone.
+
+    The check and the count are two steps, so N workers racing on the last free places can
+    overshoot a cap by at most N - 1 pages: a cap, not an exact quota.
+    """
+    from crawler.run import CrawlContext
+
+    class SharedCapsContext(CrawlContext):
+        def _room(self, source: Any) -> bool:
+            if self.config.max_pages is None and source.max_pages is None:
+                return True
+            try:
+                total, here = client.hmget(Keys().scheduled, "", source.name)
+            except _redis_errors():
+                return False  # Redis is gone: the link stays queued in the frontier
+            if self.config.max_pages is not None and int(total or 0) >= self.config.max_pages:
+                return False
+            return source.max_pages is None or int(here or 0) < source.max_pages
+
+        def _count_scheduled(self, source_name: str) -> None:
+            super()._count_scheduled(source_name)
+            try:
+                with client.pipeline() as pipe:
+                    pipe.hincrby(Keys().scheduled, "", 1)
+                    pipe.hincrby(Keys().scheduled, source_name, 1)
+                    pipe.execute()
+            except _redis_errors():
+                pass  # the worker's heartbeat notices and stops the process
+
+    return SharedCapsContext(config, store, data_dir, **kwargs)
+
+
 # --------------------------------------------------------------------------- entry points
 def redis_settings(redis_url: str, *, wid: str, seed: bool, idle_exit: float | None,
                    base: dict[str, Any], run_id: int | None = None) -> dict[str, Any]:
@@ -778,7 +819,7 @@ def _work(data_dir: Path, redis_url: str, *, config: CrawlConfig | None,
           idle_exit: float | None, on_page: Callable[[str], str | None] | None,
           progress: Callable[[str], None] | None, log_level: str | None = None) -> RunReport:
     from corpus.store import Store
-    from crawler.run import CrawlContext, RunReport
+    from crawler.run import RunReport
 
     keys = Keys()
     wid = worker_id()
@@ -805,7 +846,8 @@ def _work(data_dir: Path, redis_url: str, *, config: CrawlConfig | None,
     if log_level:
         config.log_level = log_level
     store = Store.open(data_dir, create=seed)
-    ctx = CrawlContext(config, store, data_dir, on_page=on_page, progress=progress)
+    ctx = shared_caps_context(config, store, data_dir, client, on_page=on_page,
+                              progress=progress)
     run = None
     try:
         if seed:

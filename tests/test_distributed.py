@@ -69,7 +69,8 @@ def _env() -> dict:
 
 
 def start_seeder(start_url: str, data_dir: Path, redis_url: str, *, idle_exit: float = 2,
-                 delay: float = 0, concurrency: int = 2) -> subprocess.Popen:
+                 delay: float = 0, concurrency: int = 2,
+                 max_pages: int | None = None) -> subprocess.Popen:
     """What `aesthetics crawl URL --redis URL` runs: seed the shared queue, then work."""
     code = (
         "import sys\n"
@@ -83,7 +84,7 @@ def start_seeder(start_url: str, data_dir: Path, redis_url: str, *, idle_exit: f
         f"data_dir = Path({str(data_dir)!r})\n"
         "processor = PageProcessor(Store.open(data_dir), data_dir)\n"
         f"config = CrawlConfig(sources=sources_from_urls([{start_url!r}]), delay={delay!r}, "
-        f"concurrency={concurrency!r})\n"
+        f"concurrency={concurrency!r}, max_pages={max_pages!r})\n"
         "try:\n"
         f"    report = seed_and_work(config, data_dir, {redis_url!r}, idle_exit={idle_exit!r}, "
         "on_page=processor.process)\n"
@@ -327,3 +328,30 @@ def test_politeness_is_shared_by_all_workers(redis_server, site_server,  # noqa:
     assert min(gaps) >= 0.19, gaps
     # And starts are >= 0.3 s apart across workers (served times add a little jitter).
     assert served[-1] - served[0] >= 7 * 0.3 - 0.3, gaps
+
+
+@pytest.mark.slow
+def test_max_pages_counts_all_workers(redis_server, site_server, tmp_path: Path) -> None:  # noqa: F811
+    """--max-pages caps the crawl, not each worker: three workers with a cap of 10 request
+    about 10 pages (a race on the last places may add one per extra worker), not 30."""
+    site = make_site(tmp_path / "site", delay=0.1)
+    # Three hubs of twelve articles each: whichever worker reads a hub finds twelve new links,
+    # so per-worker caps would let each of them schedule ten more.
+    hubs = ["".join(f'<a href="/articles/a{i}.html">{i}</a>' for i in range(h, PAGES, 3))
+            for h in range(3)]
+    for h, links in enumerate(hubs):
+        (site / f"hub{h}.html").write_text(f"<html><body>{links}</body></html>")
+    (site / "index.html").write_text("<html><body>" + "".join(
+        f'<a href="/hub{h}.html">hub {h}</a>' for h in range(3)) + "</body></html>")
+    (site / "_routes.json").write_text(json.dumps(
+        {"/articles/": {"prefix": True, "delay": 0.1}, "/hub": {"prefix": True, "delay": 0.3}}))
+    server = site_server(site)
+    data_dir = tmp_path / "data"
+    workers = [start_worker(data_dir, redis_server.url) for _ in range(2)]
+    seeder = start_seeder(server.url("/"), data_dir, redis_server.url, max_pages=10,
+                          concurrency=1)
+    for code, _out, err in finish([seeder, *workers]):
+        assert code == 0, err
+    requested = page_requests(server)
+    assert 10 <= sum(requested.values()) <= 12, requested
+    assert 10 <= len(corpus_pages(data_dir)) <= 12
