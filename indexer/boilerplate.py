@@ -140,7 +140,7 @@ def category_from_crumbs(parts: list[str], title: str | None, site_name: str | N
 
     kept = [p for p in parts if p.lower() not in HOME_NAMES and not same(p, site_name)]
     # The first crumb of a breadcrumb is the site itself when it is named "...Network"/"...网".
-    if len(kept) > 1 and len(parts) >= 3 and parts[0] == kept[0] and _looks_like_site(kept[0]):
+    if len(kept) > 1 and len(parts) >= 3 and parts[0] == kept[0] and looks_like_site(kept[0]):
         kept = kept[1:]
     if kept and title and (same(kept[-1], title) or _norm(title).startswith(_norm(kept[-1]))
                            or _norm(kept[-1]).startswith(_norm(title)[:20])):
@@ -149,7 +149,7 @@ def category_from_crumbs(parts: list[str], title: str | None, site_name: str | N
     return " / ".join(kept) or None
 
 
-def _looks_like_site(part: str) -> bool:
+def looks_like_site(part: str) -> bool:
     low = part.lower()
     return bool(re.search(r"\b(?:network|net|online|portal|website|\.com|\.cn)\b", low)
                 or part.endswith(("网", "网站", "门户", "在线")))

@@ -189,6 +189,8 @@ def _clean(html: object, url: str, rules: SiteRules | None) -> Cleaned:
         text or title)
     if language == "zh" and metadata.detect_language(text) == "en":
         language = "en"  # a translated page keeps its original site's lang attribute
+    if not site_name and len(crumbs) >= 3 and boilerplate.looks_like_site(crumbs[0]):
+        site_name = crumbs[0]  # "Current location - Beauty Network - ...": the site names itself
     category = (boilerplate.category_from_crumbs(crumbs, title, site_name) if crumbs else None) \
         or metadata.section_of(meta, items)
     return Cleaned(

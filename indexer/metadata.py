@@ -382,9 +382,25 @@ def breadcrumb_of(tree: HtmlElement, items: list[dict], crumb_elements: list[Htm
         own = squash(el.text or "")
         if own and boilerplate.is_breadcrumb_line(own):
             full = text_of(el)
-            if len(full) < 300:
-                return boilerplate.crumbs_of(full)
+            line = full if len(full) < 300 else _first_line(el)
+            if len(line) < 300:
+                return boilerplate.crumbs_of(line)
     return []
+
+
+_LINE_BREAKS = {"br", "p", "div", "h1", "h2", "h3", "h4", "ul", "ol", "table", "section", "hr"}
+
+
+def _first_line(el: HtmlElement) -> str:
+    """The element's text up to its first line break or block child (the breadcrumb line when
+    a portal prints it at the top of the article's own container)."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and child.tag in _LINE_BREAKS:
+            break
+        parts.append(child.text_content() if isinstance(child.tag, str) else "")
+        parts.append(child.tail or "")
+    return squash("".join(parts))
 
 
 _PAGE_PARAMS = {"page", "p", "pg", "paged", "pagenum", "pageno", "page_no", "pn", "pagina"}

@@ -111,3 +111,16 @@ def test_escaped_entities_in_meta_titles_are_decoded() -> None:
     html = ('<html><head><meta property="og:title" content="&amp;#8216;Quiet&amp;#8217; lifts">'
             "</head><body><article><p>" + BODY * 3 + "</p></article></body></html>")
     assert clean(html, "https://x.example/a.html").title == "\u2018Quiet\u2019 lifts"
+
+
+def test_breadcrumb_line_inside_the_article_container() -> None:
+    """The seed's shape: the location line is the first line of the article's own block."""
+    para = "<p>Micro-needling makes tiny channels in the skin, and the skin repairs them with new collagen.</p>"
+    html = ('<html><body><div class="content">Current location - Plastic Surgery and Aesthetics '
+            "Network - Plastic surgery and medical aesthetics - Micro-needling explained<br>"
+            "<h1>Micro-needling explained</h1>" + para * 5 + "</div></body></html>")
+    result = clean(html, "https://x.example/a/1.html")
+    assert result.category == "Plastic surgery and medical aesthetics"
+    assert result.site_name == "Plastic Surgery and Aesthetics Network"
+    assert result.title == "Micro-needling explained"
+    assert "Current location" not in result.text
