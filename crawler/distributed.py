@@ -827,7 +827,14 @@ def _work(data_dir: Path, redis_url: str, *, config: CrawlConfig | None,
     seed = config is not None
     try:
         if seed:
-            live = _live_workers(client, keys) if _same_crawl(client, keys, config) else []
+            live = _live_workers(client, keys)
+            published = client.hget(keys.meta, "corpus")
+            if live and published and published.decode() != _corpus_id(data_dir):
+                raise BadInputError(
+                    f"{redacted(redis_url)} is busy with a live crawl of another corpus "
+                    f"({published.decode()}); use another Redis database (/DB in the URL)")
+            if not _same_crawl(client, keys, config):
+                live = []
             if not live:  # a new crawl: workers of an older one see the new run and stop
                 client.delete(*keys.crawl_keys())
         else:
@@ -850,16 +857,23 @@ def _work(data_dir: Path, redis_url: str, *, config: CrawlConfig | None,
                               progress=progress)
     run = None
     try:
-        if seed:
+        if seed and live:
+            # Join the running crawl (e.g. its seeder died): keep its run, and never clear the
+            # frontier under its workers' feet; its queued URLs are offered again (the shared
+            # fingerprint set drops those still in Redis).
+            run_id = int(client.hget(keys.meta, "run") or 0) or None
+            run = next((r for r in store.runs(kind="crawl", limit=200) if r.id == run_id), None)
+            ctx._resumable = [e for e in store.frontier_queued() if e[1] in ctx.sources]
+            if run is None:
+                raise BadInputError(f"the crawl published in {redacted(redis_url)} names run "
+                                    f"{run_id}, which is not in this corpus")
+        elif seed:
             run = store.start_run("crawl", {
                 "sources": [s.name for s in config.sources], "conditional": False,
                 "start_urls": [u for s in config.sources for u in s.start_urls][:20],
                 "redis": redacted(redis_url), "workers": {}})
             run_id = run.id
-            if live:  # join a running crawl: never clear the frontier under its feet
-                ctx._resumable = [e for e in store.frontier_queued() if e[1] in ctx.sources]
-            else:
-                ctx.prepare_frontier()
+            ctx.prepare_frontier()
             client.hset(keys.meta, mapping={
                 "config": pickle.dumps(config), "corpus": _corpus_id(data_dir),
                 "run": str(run.id)})
