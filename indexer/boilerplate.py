@@ -142,11 +142,21 @@ def category_from_crumbs(parts: list[str], title: str | None, site_name: str | N
     # The first crumb of a breadcrumb is the site itself when it is named "...Network"/"...网".
     if len(kept) > 1 and len(parts) >= 3 and parts[0] == kept[0] and looks_like_site(kept[0]):
         kept = kept[1:]
-    if kept and title and (same(kept[-1], title) or _norm(title).startswith(_norm(kept[-1]))
-                           or _norm(kept[-1]).startswith(_norm(title)[:20])):
+    if kept and title and _is_title_crumb(kept[-1], title):
         kept = kept[:-1]
     kept = [p for p in kept if len(p) <= 80]
     return " / ".join(kept) or None
+
+
+def _is_title_crumb(crumb: str, title: str) -> bool:
+    """Is this crumb the article's title, perhaps shortened ("How to care for your sk...")?"""
+    crumb_n, title_n = _norm(crumb), _norm(title)
+    if not crumb_n or not title_n:
+        return False
+    if crumb_n == title_n:
+        return True
+    shorter, longer = sorted((crumb_n, title_n), key=len)
+    return longer.startswith(shorter) and len(shorter) >= max(12, 0.6 * len(longer))
 
 
 def looks_like_site(part: str) -> bool:

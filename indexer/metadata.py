@@ -360,16 +360,21 @@ def breadcrumb_of(tree: HtmlElement, items: list[dict], crumb_elements: list[Htm
     named += [el for el in tree.xpath("//nav[@aria-label]")
               if "crumb" in el.get("aria-label", "").lower()]
     for el in named[:3]:
-        links = [text_of(a) for a in el.xpath(".//a")]
-        links = [t for t in links if t]
+        anchors = [a for a in el.xpath(".//a") if text_of(a)]
+        links = [text_of(a) for a in anchors]
         full = text_of(el)
+        lis = [li for li in el.xpath(".//li[not(.//li)]") if text_of(li)]
+        if len(lis) >= 2:  # <ol><li>Home</li><li>Section</li><li>This page</li></ol>
+            if not lis[-1].xpath(".//a"):
+                lis = lis[:-1]  # the unlinked last crumb is the page itself, not a section
+            return [text_of(li) for li in lis]
         if links:
             parts = boilerplate.crumbs_of(full) if boilerplate.is_breadcrumb_line(full) else []
             if not parts or len(parts) < len(links):
-                parts = links
-                tail = full.rsplit(links[-1], 1)[-1] if links[-1] in full else ""
+                # Text after the last link is the page itself when it is one crumb.
+                tail = _text_after(anchors[-1], el)
                 tail_parts = boilerplate.crumbs_of("x > " + tail)[1:] if tail.strip() else []
-                parts = links + tail_parts
+                parts = links + (tail_parts if len(tail_parts) > 1 else [])
             return parts
         if full:
             return boilerplate.crumbs_of(full)
@@ -386,6 +391,18 @@ def breadcrumb_of(tree: HtmlElement, items: list[dict], crumb_elements: list[Htm
             if len(line) < 300:
                 return boilerplate.crumbs_of(line)
     return []
+
+
+def _text_after(node: HtmlElement, root: HtmlElement) -> str:
+    """The text that follows ``node`` inside ``root`` (the current page's crumb, unlinked)."""
+    parts: list[str] = []
+    while node is not None and node is not root:
+        parts.append(node.tail or "")
+        for sibling in node.itersiblings():
+            parts.append((sibling.text_content() if isinstance(sibling.tag, str) else "")
+                         + (sibling.tail or ""))
+        node = node.getparent()
+    return squash(" ".join(parts))
 
 
 _LINE_BREAKS = {"br", "p", "div", "h1", "h2", "h3", "h4", "ul", "ol", "table", "section", "hr"}

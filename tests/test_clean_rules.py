@@ -124,3 +124,15 @@ def test_breadcrumb_line_inside_the_article_container() -> None:
     assert result.site_name == "Plastic Surgery and Aesthetics Network"
     assert result.title == "Micro-needling explained"
     assert "Current location" not in result.text
+
+
+def test_list_and_link_breadcrumbs_drop_the_page_itself() -> None:
+    para = "<p>" + BODY * 3 + "</p>"
+    listed = ('<html><head><title>Breast augmentation with implants</title></head><body>'
+              '<nav class="breadcrumb"><ol><li><a href="/">Home</a></li><li><a href="/e/">Encyclopedia'
+              '</a></li><li><a href="/b/">Breast</a></li><li>Breast augmentation with implants</li>'
+              "</ol></nav><article>" + para + "</article></body></html>")
+    assert clean(listed, "https://x.example/e/b.html").category == "Encyclopedia / Breast"
+    linked = ('<html><body><div class="breadcrumbs"><a href="/">Home</a> &gt; <a href="/b/">Breast'
+              "</a> &gt; Implants explained</div><article>" + para + "</article></body></html>")
+    assert clean(linked, "https://x.example/b/i.html").category == "Breast"
