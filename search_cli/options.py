@@ -41,10 +41,11 @@ def format_option(*choices: str, default: str = "table") -> Callable[[Callable],
     choices = choices or ("table", "json", "jsonl", "csv")
 
     def decorate(func: Callable) -> Callable:
+        machine = "/".join(c for c in choices if c not in ("table", "text"))
+        human = "a human table" if "table" in choices else "plain text"
         return click.option(
             "--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
-            help="Output format: a human table, or machine-readable " + "/".join(
-                c for c in choices if c != "table") + ".",
+            help=f"Output format: {human}, or machine-readable {machine}.",
         )(func)
 
     return decorate
