@@ -55,7 +55,7 @@ def _make_site(root: Path) -> None:
         "<html><head><title>Aftercare notes</title></head><body><ul>" + "".join(items)
         + "</ul></body></html>", encoding="utf-8")
     # slow enough that every kill point lands in the middle of the crawl
-    (root / "_routes.json").write_text(json.dumps({"/articles/": {"prefix": True, "delay": 0.12}}))
+    (root / "_routes.json").write_text(json.dumps({"/articles/": {"prefix": True, "delay": 0.15}}))
 
 
 def _crawl_args(server: SiteServer) -> list[str]:
@@ -118,7 +118,7 @@ def _documents(data_dir: Path, _server: SiteServer) -> int:
 KILL_POINTS = {
     "after-2-pages-stored": (_stored_pages, 2),
     "after-12-article-requests": (_server_requests, 12),
-    "after-20-documents": (_documents, 20),
+    "after-16-documents": (_documents, 16),
 }
 
 
