@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -328,7 +329,13 @@ def test_kill_9_during_refresh_then_rerun(tmp_path: Path, site_server, point: st
 
 # ---------------------------------------------------------------------------- parallel searches
 N_SEARCHES = 50
-N_CLI_SEARCHES = N_SEARCHES // 10  # real `aesthetics search` processes; the rest are threads
+# how each search is made: a real `aesthetics search` process, the one long-lived Searcher
+# shared by all threads, or a fresh Searcher (what a new process or API user does)
+KINDS = {"cli": 5, "shared": 15, "fresh": 30}
+
+
+def _search_kind(n: int) -> str:
+    return "cli" if n % 10 == 0 else ("shared" if n % 3 == 1 else "fresh")
 
 
 @pytest.mark.slow
@@ -369,14 +376,15 @@ def test_50_parallel_searches_while_the_index_is_rewritten(indexed_template: Pat
         i = (n * 37) % N_DOCS
         marker, want = f"mk{i:05d}", f"d{i:05d}"
         try:
-            if n % 10 == 0:  # N_CLI_SEARCHES of them
+            kind = _search_kind(n)
+            if kind == "cli":
                 done = run_aesthetics("search", marker, "--format", "json", data_dir=data_dir,
                                       timeout=120)
                 if done.returncode != 0 or "Traceback" in done.stderr:
                     failures.append(f"cli {marker}: exit {done.returncode}: {done.stderr[-500:]}")
                     return
                 ids = [h["id"] for h in json.loads(done.stdout)["hits"]]
-            elif n % 3 == 1:
+            elif kind == "shared":
                 ids = [h.id for h in shared.search(SearchRequest(marker, limit=5)).hits]
             else:
                 version = current_version(data_dir)
@@ -393,6 +401,7 @@ def test_50_parallel_searches_while_the_index_is_rewritten(indexed_template: Pat
     finally:
         writer.join(timeout=300)
         shared.close()
+    assert Counter(_search_kind(n) for n in range(N_SEARCHES)) == KINDS
     assert failures == [], f"{len(failures)} of {N_SEARCHES} searches failed: {failures[:5]}"
     assert [r.returncode for r in rebuilds] == [0, 0], [r.stderr for r in rebuilds]
     assert len(versions) >= 2, f"the searches never saw an index swap: {versions}"
