@@ -382,6 +382,14 @@ class Store:
             (run.finished, run.outcome, json.dumps(run.counts, sort_keys=True),
              json.dumps(run.details, sort_keys=True, ensure_ascii=False), run.id))
 
+    def mark_interrupted_runs(self, kinds: Iterable[str] = ("crawl", "refresh")) -> int:
+        """Runs left "running" by a killed process. Call only while holding the crawl lock:
+        then no live process can own them."""
+        cur = self._write(
+            f"UPDATE runs SET outcome = 'interrupted', finished = ? WHERE outcome = 'running' "
+            f"AND kind IN ({', '.join('?' for _ in kinds)})", (utcnow(), *kinds))
+        return cur.rowcount
+
     def runs(self, *, since: str | None = None, kind: str | None = None,
              limit: int | None = None) -> list[Run]:
         where, params = ["1=1"], []

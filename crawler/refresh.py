@@ -543,14 +543,15 @@ def _seed_frontier(store: Store, sources: list[Source], plan: RefreshPlan) -> No
 
 
 def refresh(store: Store, data_dir: Path, sources: list[Source], config: CrawlConfig, *,
-            on_page: OnPage | None = None, progress: Callable[[str], None] | None = None,
-            ) -> ChangeReport:
+            on_page: OnPage | None = None, on_finish: Callable[[], object] | None = None,
+            progress: Callable[[str], None] | None = None) -> ChangeReport:
     """Revisit ``sources`` and return what changed. The caller holds the crawl lock.
 
     ``on_page(url)`` turns a stored page into a document (the CLI passes
-    ``PageProcessor.process``); it is called for every page fetched with a body and, at the
-    end, for pages stored but not yet processed (a crawl killed in between). What changed is
-    then read from the corpus itself, compared with its state before the crawl.
+    ``PageProcessor.process``); it is called for every page fetched with a body. ``on_finish()``
+    then handles pages stored but not yet processed (a crawl killed in between, a multi-page
+    article whose part never came). What changed is read from the corpus itself, compared
+    with its state before the crawl.
     """
     report = ChangeReport(started=utcnow())
     names = {s.name for s in sources}
@@ -572,9 +573,8 @@ def refresh(store: Store, data_dir: Path, sources: list[Source], config: CrawlCo
                          data_dir,
                          on_page=on_page, progress=progress, conditional=True,
                          revisit=plan.revisit + plan.new)
-    if on_page is not None:
-        for url in store.pages_to_process():
-            on_page(url)
+    if on_finish is not None:
+        on_finish()
     gone_now = {canonicalize(u) for u in crawl_report.gone}
     report.errors.extend(e for e in crawl_report.errors if e.get("status") not in GONE)
     report.not_modified = crawl_report.not_modified

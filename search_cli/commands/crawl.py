@@ -1,14 +1,12 @@
 """``aesthetics crawl``: crawl sites into the corpus, then clean pages and update the index.
 
 Scrapy (and the rest of the crawler) is imported only inside the command, so other commands
-start fast. The document step (``indexer.process``) and the index step (``indexer.build``)
-are imported lazily too: the crawl itself works without them.
+start fast. The document and index steps are wired in ``search_cli.steps``.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import click
@@ -37,13 +35,20 @@ from search_cli.output import emit_object, info, progress
                    "--fresh forgets it and starts over.")
 @click.option("--no-index", is_flag=True, help="Do not update the search index afterwards.")
 @click.option("--contact-url", help="URL put in the User-Agent so site owners can reach you.")
+@click.option("--redis", "redis_url", metavar="URL",
+              help="Distributed crawl: seed this Redis (redis://HOST:PORT/DB) and work on it; "
+                   "start more with `aesthetics worker --redis URL`.")
+@click.option("--idle-exit", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              metavar="SECONDS", help="With --redis: exit once the shared queue has been "
+                                      "empty (nothing in flight) this long.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log and every error.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no summary on stderr.")
 @format_option("table", "json")
 @data_dir_option
 def crawl(urls: tuple[str, ...], sources_file: str | None, max_pages: int | None,
           depth: int | None, concurrency: int | None, delay: float | None, resume: bool,
-          no_index: bool, contact_url: str | None, verbose: bool, quiet: bool, fmt: str) -> None:
+          no_index: bool, contact_url: str | None, redis_url: str | None, idle_exit: float,
+          verbose: bool, quiet: bool, fmt: str) -> None:
     """Crawl the sites of the given start URLs (or of a sources file) into the corpus.
 
     Follows links and sitemaps (also those named in robots.txt) inside each site only,
@@ -58,6 +63,7 @@ def crawl(urls: tuple[str, ...], sources_file: str | None, max_pages: int | None
       aesthetics crawl https://clinic.example/articles/ --max-pages 200
       aesthetics crawl --sources sources.toml --delay 2
       aesthetics crawl https://clinic.example/ --fresh --no-index --format json
+      aesthetics crawl --sources sources.toml --redis redis://127.0.0.1:6379/0
     """
     from corpus.lock import DataDirLock
     from crawler.run import CrawlConfig
@@ -80,69 +86,54 @@ def crawl(urls: tuple[str, ...], sources_file: str | None, max_pages: int | None
         config.contact_url = contact_url
     data_dir = app().data_dir
     with DataDirLock(data_dir, "crawl"):
-        summary = _run(config, data_dir, fresh=not resume, no_index=no_index,
-                       verbose=verbose, quiet=quiet)
+        summary = crawl_and_index(config, data_dir, fresh=not resume, no_index=no_index,
+                       verbose=verbose, quiet=quiet, redis_url=redis_url, idle_exit=idle_exit)
     emit_object(summary, fmt)
 
 
-def _run(config, data_dir: Path, *, fresh: bool, no_index: bool, verbose: bool,
-         quiet: bool) -> dict:
+def crawl_and_index(config, data_dir: Path, *, fresh: bool, no_index: bool, verbose: bool,
+         quiet: bool, redis_url: str | None = None, idle_exit: float = 30.0) -> dict:
     from corpus.store import Store
-    from crawler.run import crawl as run_crawl
+    from search_cli.steps import DocumentStep, index_step
 
     with Store.open(data_dir) as store:
-        for stale in store.runs(kind="crawl"):
-            if stale.outcome == "running":  # we hold the lock: its process is gone
-                store.finish_run(stale, "interrupted")
-        if fresh:
+        store.mark_interrupted_runs()  # we hold the lock: their processes are gone
+        if fresh and not redis_url:  # with --redis, seed_and_work decides (live workers)
             store.frontier_clear()
-    with Store.open(data_dir) as doc_store:
-        processor = _processor(doc_store, data_dir, quiet)
-        on_page = processor.process if processor is not None else None
-        report = run_crawl(config, data_dir, on_page=on_page,
-                           progress=lambda line: progress(line, quiet=quiet))
+        documents = DocumentStep(data_dir, config.sources, store=store)
+        report = _fetch(config, data_dir, documents, quiet, redis_url, idle_exit)
         if sys.stderr.isatty() and not quiet:
             click.echo("", err=True)
-        pending: dict[str, int] = {}
-        if processor is not None:
-            pending = processor.process_pending()  # pages stored but not cleaned (e.g. a kill)
-    articles = report.articles + sum(n for kind, n in pending.items()
-                                     if kind in ("new", "changed", "revived"))
-    if verbose:
-        for error in report.errors:
-            info(f"error: {error['url']}: {error['error']}")
-    summary = {
-        "run": report.run_id, "outcome": report.outcome,
-        "pages_fetched": report.pages_fetched, "pages_stored": report.pages_stored,
-        "articles": articles, "skipped": report.skipped, "errors": len(report.errors),
-        "queued_left": report.queued_left, "resumed": report.resumed,
-        "per_site": report.per_site, "skip_reasons": report.skip_reasons,
-    }
-    if not no_index:
-        summary["index"] = _update_index(data_dir, quiet)
+        pending = documents.finish()  # pages stored but not cleaned (e.g. after a kill)
+        articles = report.articles + sum(n for kind, n in pending.items()
+                                         if kind in ("new", "changed", "revived"))
+        if verbose:
+            for error in report.errors:
+                info(f"error: {error['url']}: {error['error']}")
+        summary = {
+            "run": report.run_id, "outcome": report.outcome,
+            "pages_fetched": report.pages_fetched, "pages_stored": report.pages_stored,
+            "articles": articles, "skipped": report.skipped, "errors": len(report.errors),
+            "queued_left": report.queued_left, "resumed": report.resumed,
+            "per_site": report.per_site, "skip_reasons": report.skip_reasons,
+        }
+        if not no_index:
+            summary["index"] = index_step(store, data_dir, quiet=quiet)
     info(f"crawl {report.outcome}: {report.pages_stored} pages stored, {articles} articles, "
          f"{report.skipped} skipped, {len(report.errors)} errors "
          f"(log: {data_dir / 'crawl.log'})", quiet=quiet)
     return summary
 
 
-def _processor(store, data_dir: Path, quiet: bool):
-    """The cleaner/annotator step, when the indexer package is installed and complete."""
-    try:
-        from indexer.process import PageProcessor
+def _fetch(config, data_dir: Path, documents, quiet: bool, redis_url: str | None,
+           idle_exit: float):
+    """One process, or the first worker of a distributed crawl on Redis."""
+    show = lambda line: progress(line, quiet=quiet)  # noqa: E731
+    if redis_url:
+        from crawler.distributed import seed_and_work
 
-        return PageProcessor(store, data_dir)
-    except ImportError as exc:
-        info(f"note: pages are stored but not cleaned into documents ({exc})", quiet=quiet)
-        return None
+        return seed_and_work(config, data_dir, redis_url, idle_exit=idle_exit,
+                             on_page=documents.process, progress=show)
+    from crawler.run import crawl as run_crawl
 
-
-def _update_index(data_dir: Path, quiet: bool) -> dict | str:
-    """Index the documents this crawl added or changed (the index has its own lock)."""
-    try:
-        from indexer.build import update_index
-    except ImportError as exc:
-        info(f"note: index not updated ({exc}); run `aesthetics index` later", quiet=quiet)
-        return "skipped"
-    result = update_index(data_dir, progress=lambda line: progress(line, quiet=quiet))
-    return asdict(result) if is_dataclass(result) else str(result)
+    return run_crawl(config, data_dir, on_page=documents.process, progress=show)

@@ -8,8 +8,8 @@ placeholder host ``http://SITE_HOST`` because the port is only known once the se
 the copy is rewritten with the real address right after the server starts (the server reads
 files on every request, so no restart is needed).
 
-Each step calls the code the ``crawl``/``index``/``search`` commands use. A step whose module
-is not installed yet is reported on stderr and the demo stops there with exit 0.
+Each step calls the code the ``crawl`` and ``search`` commands use, so the demo shows what
+those commands do, not a parallel imitation of them.
 """
 
 from __future__ import annotations
@@ -94,12 +94,6 @@ def _preferred_port() -> int:
     return DEMO_PORT
 
 
-def _missing(step: str, exc: ImportError) -> None:
-    """A pipeline step whose module is not in this build: say so and stop cleanly."""
-    info(f"demo: stopping before the {step} step: it is not available in this build yet "
-         f"({exc}). The steps before it ran normally.")
-
-
 DEMO_EPILOG = EXIT_CODES_HELP + """
 
 Without --data-dir everything happens in a temporary directory that is removed afterwards
@@ -160,15 +154,13 @@ def _explicit_group_data_dir(ctx: click.Context) -> Path | None:
 def _run(ctx: click.Context, work: Path, data_dir: Path, query: str, limit: int,
          fmt: str) -> None:
     """Serve and crawl (the crawl command cleans and indexes as it goes), then search."""
+    from search_cli.commands.search import search
+
     with serve_demo_site(work, log_path=work / "requests.jsonl") as server:
         info(f"demo: serving the sample site at {server.base}/ (data dir: {data_dir})")
-        summary = _crawl_step(server.base, data_dir)
-    if summary is None:
-        return
-    if summary.get("index") in (None, "skipped"):
-        info("demo: stopping before the search step: the index was not built (see above).")
-        return
-    _search_step(ctx, query, limit, fmt)
+        _crawl_step(server.base, data_dir)
+    info(f"demo: searching for {query!r}")
+    ctx.invoke(search, query=query, limit=limit, fmt=fmt)
 
 
 def demo_source(base_url: str) -> Source:
@@ -182,34 +174,20 @@ def demo_source(base_url: str) -> Source:
                   max_depth=MAX_DEPTH, delay=0.0, language="en")
 
 
-def _crawl_step(base_url: str, data_dir: Path) -> dict | None:
-    """Crawl, clean and index through the crawl command's own runner; None if unavailable."""
-    try:
-        from crawler.run import CrawlConfig
-        from search_cli.commands.crawl import _run as run_crawl_command
-    except ImportError as exc:
-        _missing("crawl", exc)
-        return None
+def _crawl_step(base_url: str, data_dir: Path) -> dict:
+    """Crawl, clean and index through the crawl command's own runner."""
     from corpus.lock import DataDirLock
+    from crawler.run import CrawlConfig
+    from search_cli.commands.crawl import crawl_and_index
 
     info("demo: crawling with the real crawler (robots.txt obeyed, sitemap read, "
          "traps bounded), cleaning and indexing as pages arrive…")
     config = CrawlConfig(sources=[demo_source(base_url)], max_pages=MAX_PAGES, depth=MAX_DEPTH,
                          concurrency=4, delay=0.0, resume=False, log_level="ERROR")
     with DataDirLock(data_dir, "crawl", command="aesthetics demo"):
-        summary = run_crawl_command(config, data_dir, fresh=True, no_index=False,
+        summary = crawl_and_index(config, data_dir, fresh=True, no_index=False,
                                     verbose=False, quiet=False)
     reasons = ", ".join(f"{n} {why}" for why, n in sorted(summary.get("skip_reasons", {}).items()))
     if reasons:
         info(f"demo: skipped URLs: {reasons}")
     return summary
-
-
-def _search_step(ctx: click.Context, query: str, limit: int, fmt: str) -> None:
-    try:
-        from search_cli.commands.search import search
-    except ImportError as exc:
-        _missing("search", exc)
-        return
-    info(f"demo: searching for {query!r}")
-    ctx.invoke(search, query=query, limit=limit, fmt=fmt)

@@ -25,6 +25,7 @@ from corpus import Store
 from corpus.errors import BadInputError, StorageError
 from search_cli.options import app, data_dir_option, format_option
 from search_cli.output import emit, emit_object, info, progress
+from search_cli.steps import DocumentStep, index_step
 
 CRONTAB_ENV = "AESTHETICS_CRONTAB"  # the crontab program (tests point it at a fake)
 SYSTEMD_DIR_ENV = "AESTHETICS_SYSTEMD_USER_DIR"  # where user units go
@@ -115,14 +116,6 @@ def _dry_run(data_dir: Path, sources: list | None, fmt: str) -> None:
     click.echo("\n" + " ".join(f"{k}={v}" for k, v in plan["counts"].items()))
 
 
-def _mark_interrupted(store: Store) -> None:
-    """Runs left "running" by a killed crawl or refresh: we hold the lock, they are dead."""
-    for kind in ("crawl", "refresh"):
-        for stale in store.runs(kind=kind):
-            if stale.outcome == "running":
-                store.finish_run(stale, "interrupted")
-
-
 def _refresh(data_dir: Path, sources: list | None, config, sources_file: str | None,
              no_index: bool, quiet: bool) -> dict:
     from crawler.refresh import refresh as run_refresh
@@ -130,18 +123,19 @@ def _refresh(data_dir: Path, sources: list | None, config, sources_file: str | N
     # With a sources file the first refresh may be the first visit (cron from day one);
     # without one there is nothing to refresh until something was crawled.
     with Store.open(data_dir, create=sources is not None) as store:
-        _mark_interrupted(store)
+        store.mark_interrupted_runs()  # we hold the lock: their processes are gone
         found = _known(store, sources)
         run = store.start_run("refresh", {"sources": [s.name for s in found],
                                           "sources_file": sources_file})
-        processor = _processor(store, data_dir)
+        documents = DocumentStep(data_dir, found, store=store)
         outcome = "failed"
         try:
-            report = run_refresh(store, data_dir, found, config, on_page=processor.process,
+            report = run_refresh(store, data_dir, found, config, on_page=documents.process,
+                                 on_finish=documents.finish,
                                  progress=lambda line: progress(line, quiet=quiet))
             if sys.stderr.isatty() and not quiet:
                 click.echo("", err=True)
-            index = None if no_index else _update_index(store, data_dir, quiet)
+            index = None if no_index else index_step(store, data_dir, quiet=quiet)
             outcome = "ok"
         except KeyboardInterrupt:
             outcome = "interrupted"
@@ -161,32 +155,6 @@ def _refresh(data_dir: Path, sources: list | None, config, sources_file: str | N
          f"{len(report.deleted)} deleted, {report.unchanged} unchanged, "
          f"{len(report.errors)} errors, {report.requests} requests", quiet=quiet)
     return result
-
-
-def _processor(store: Store, data_dir: Path):
-    from indexer.process import PageProcessor
-
-    return PageProcessor(store, data_dir)
-
-
-def _update_index(store: Store, data_dir: Path, quiet: bool) -> dict:
-    """Index what changed; when nothing did, not even Whoosh is loaded (a quiet day's
-    refresh is mostly 304s and should cost little more than them)."""
-    if next(store.documents_to_index(), None) is None:
-        return {"added": 0, "updated": 0, "deleted": 0, "total": store.count_documents(),
-                "rebuilt": False}
-    from corpus.errors import BusyError
-    from indexer.build import update_index
-
-    try:
-        done = update_index(data_dir, progress=lambda line: progress(line, quiet=quiet))
-    except BusyError as exc:
-        # The corpus is already updated and the report must not be lost; the documents stay
-        # marked for indexing, so the next `aesthetics index` or refresh catches up.
-        info(f"warning: index not updated: {exc}; run `aesthetics index` later")
-        return {"error": str(exc)}
-    return {"added": done.added, "updated": done.updated, "deleted": done.deleted,
-            "total": done.total, "rebuilt": done.rebuilt}
 
 
 def _print_report(result: dict, fmt: str) -> None:

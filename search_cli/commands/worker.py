@@ -7,12 +7,12 @@ Scrapy and Redis are imported only inside the command; the work is in
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from search_cli.options import app, data_dir_option, format_option
-from search_cli.output import emit_object, info, progress
+from search_cli.output import emit_object, progress
+from search_cli.steps import DocumentStep
 
 
 @click.command()
@@ -44,7 +44,7 @@ def worker(redis_url: str, idle_exit: float | None, verbose: bool, quiet: bool,
     from crawler.distributed import work
 
     data_dir = app().data_dir
-    documents = _Documents(data_dir, quiet)
+    documents = DocumentStep(data_dir)
     report = work(data_dir, redis_url, idle_exit=idle_exit, on_page=documents.process,
                   progress=lambda line: progress(line, quiet=quiet),
                   log_level="INFO" if verbose else ("ERROR" if quiet else None))
@@ -54,36 +54,3 @@ def worker(redis_url: str, idle_exit: float | None, verbose: bool, quiet: bool,
     emit_object({"run": report.run_id, "outcome": report.outcome,
                  "pages_fetched": report.pages_fetched, "pages_stored": report.pages_stored,
                  "articles": report.articles, "errors": len(report.errors)}, fmt)
-
-
-class _Documents:
-    """The cleaner/annotator step, opened on the first stored page: a worker waiting for a
-    crawl, or pointed at the wrong data dir, must not create a corpus."""
-
-    def __init__(self, data_dir: Path, quiet: bool):
-        self.data_dir = data_dir
-        self.quiet = quiet
-        self.processor = None
-        self.store = None
-        self.missing = False
-
-    def process(self, url: str) -> str | None:
-        if self.processor is None and not self.missing:
-            try:
-                from corpus.store import Store
-                from indexer.process import PageProcessor
-
-                self.store = Store.open(self.data_dir, create=False)
-                self.processor = PageProcessor(self.store, self.data_dir)
-            except ImportError as exc:
-                self.missing = True
-                info(f"note: pages are stored but not cleaned into documents ({exc})",
-                     quiet=self.quiet)
-        return self.processor.process(url) if self.processor is not None else None
-
-    def finish(self) -> None:
-        """Clean what was stored but not cleaned (e.g. by a killed worker)."""
-        if self.processor is not None:
-            self.processor.process_pending()
-        if self.store is not None:
-            self.store.close()
