@@ -314,15 +314,25 @@ def test_good_articles_survive_the_hostile_neighbours(hostile_crawl) -> None:
 
 @pytest.mark.slow
 def test_broken_bytes_are_decoded_not_fatal(hostile_crawl) -> None:
-    """Invalid UTF-8 and binary-as-HTML are stored decoded (with replacement characters) and
-    never become articles; they are not errors of the run."""
+    """Invalid UTF-8 in a real page is decoded with replacement characters and stored (as a
+    browser would show it); binary sent as HTML never becomes an article."""
     server, data_dir, _done, _elapsed = hostile_crawl
     bad = _page(data_dir, server, "/bad-utf8.html")
-    assert bad is not None and bad.status == 200
+    assert bad is not None and bad.status == 200 and not bad.error
     assert "This page says it is UTF-8 but" in bad.html and "is not." in bad.html
+    bad.html.encode("utf-8")  # valid Unicode: it round-trips
     binary = _page(data_dir, server, "/binary.html")
-    assert binary is not None and binary.status == 200
+    if binary is not None and binary.html is not None:
+        binary.html.encode("utf-8")
     with Store.open(data_dir, create=False) as store:
         assert store.get_document(server.url("/binary.html")) is None
-        for page in (bad, binary):  # the stored text is valid Unicode (it round-trips)
-            page.html.encode("utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="crawler stores 6 KB of random bytes sent as text/html as "
+                   "a page (decoded as cp1252, 21 NUL characters, status 200, no error) instead "
+                   "of recording it as an error of the run")
+def test_binary_served_as_html_is_recorded_as_an_error(hostile_crawl) -> None:
+    server, _data_dir, done, _elapsed = hostile_crawl
+    errors = {e["url"] for e in json.loads(done.stdout)["errors"]}
+    assert server.url("/binary.html") in errors
