@@ -38,7 +38,7 @@ SPLITS = {"nfcorpus": "dev", "scifact": "train", "med": "dev"}
 BASELINE = {"nfcorpus": 0.302, "scifact": 0.671, "med": 0.625}
 METRICS = ("nDCG@10", "R@100", "AP")
 PLAIN = RankParams(k1=1.2, b=0.75, title_b=0.75, title_weight=1.0, max_expansions=0,
-                   max_query_terms=0, coord=0.0)
+                   max_query_terms=0, coord=0.0, prf_docs=0, idf="whoosh")
 
 
 def prepare(name: str, workdir: Path, *, reuse: bool = False) -> tuple[Path, float]:
@@ -169,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in names:
         data_dir, seconds = prepare(name, workdir, reuse=args.reuse)
-        configs = [("tuned", DEFAULT, True)] + ([("plain", PLAIN, False)] if args.plain else [])
+        configs = [("tuned", DEFAULT, True)]
+        if args.plain:
+            configs += [("tuned, no synonyms", DEFAULT, False), ("plain", PLAIN, False)]
         for label, params, synonyms in configs:
             row = {"collection": name, "split": SPLITS[name], "config": label,
                    "index_s": round(seconds, 1),

@@ -170,6 +170,7 @@ class Searcher:
         self._schema = self._searcher.schema
         self._analyzer = self._schema["text"].analyzer
         self._synonyms = load_synonyms(self.data_dir) if synonyms else []
+        self._spelling = None  # Whoosh corrector, built on first use
         self._parser = qparser.MultifieldParser(
             list(TEXT_FIELDS), self._ix.schema, group=qparser.OrGroup,
             fieldboosts={"title": params.title_weight, "text": params.text_weight})
@@ -219,6 +220,11 @@ class Searcher:
     def feedback(self, query: Query, terms: list[str]) -> Query:
         """RM3-style pseudo-relevance feedback: add the terms that dominate the top documents.
 
+        Used by ``batch`` (research runs, judged to depth 1000) for short queries only: it
+        raised NFCorpus nDCG@10 by about 0.01 and R@100 by 0.06, but pulled long SciFact claims
+        (usually one relevant abstract) off target; interactive top-10 search skips it to
+        keep latency low. Common terms (in 10% of documents or more) are never added.
+
         Each top document votes for its terms with (tf / length) x its normalised score; the
         best ``prf_terms`` new terms join the query with weights summing to ``prf_weight``.
         """
@@ -227,8 +233,6 @@ class Searcher:
         top = [(hit.score, hit.docnum) for hit in results]
         if not top:
             return query
-        if p.prf_max_ratio and len(top) >= p.prf_docs and top[0][0] >= p.prf_max_ratio * top[-1][0]:
-            return query  # one document stands out: feedback would drift away from it
         total_score = sum(s for s, _ in top) or 1.0
         weights: dict[str, float] = {}
         for score, docnum in top:
@@ -244,7 +248,7 @@ class Searcher:
         n = self._searcher.doc_count_all()
         candidates = [(w, t) for t, w in weights.items()
                       if t not in original and len(t) > 2 and not t.isdigit()
-                      and self._searcher.doc_frequency("text", t) < 0.1 * n]
+                      and self._searcher.doc_frequency("text", t) < max(2, 0.1 * n)]
         candidates.sort(key=lambda wt: (-wt[0], wt[1]))
         chosen = candidates[:p.prf_terms]
         if not chosen:
@@ -386,11 +390,14 @@ class Searcher:
             if len(scored) >= need + min(TIE_MARGIN, need) or exhausted:
                 break
             fetch *= 4
-        matched = self._searcher.search(query, filter=filt, limit=None, scored=False)
-        if request.all_copies:
-            total = len(matched)
+        if exhausted:
+            total = len(scored)  # every match was scored (and folded) above
         else:
-            total = len({groups[d] or ids[d] for d in matched.docs()})
+            matched = set(self._searcher.docs_for_query(query))
+            if filt is not None:
+                matched &= set(self._searcher.docs_for_query(filt))
+            total = (len(matched) if request.all_copies
+                     else len({groups[d] or ids[d] for d in matched}))
         return scored, max(total, len(scored))
 
     def batch(self, queries: list[tuple[str, str]],
@@ -491,6 +498,11 @@ class Searcher:
         return (f"BM25F(k1={p.k1}, b={p.b}, title_b={p.title_b}, title_weight={p.title_weight}) "
                 f"score={score:.3f}: {detail or 'no term matches (filter-only query)'}")
 
+    def _corrector(self):
+        if self._spelling is None:
+            self._spelling = self._searcher.corrector("text")
+        return self._spelling
+
     def _suggest(self, text: str) -> str | None:
         """Replace words absent from the index by the closest indexed word, if any."""
         reader = self._searcher.reader()
@@ -507,8 +519,9 @@ class Searcher:
                 continue
             if out[match.end():match.end() + 1] == ":":
                 continue
-            corrector = corrector or self._searcher.corrector("text")
-            options = corrector.suggest(low, limit=1)
+            corrector = corrector or self._corrector()
+            # prefix=1: typos in the first letter are rare, and the automaton gets much smaller
+            options = corrector.suggest(low, limit=1, maxdist=2, prefix=1)
             if options and options[0] != low:
                 pieces.append(text[pos:match.start()])
                 pieces.append(options[0])

@@ -141,6 +141,27 @@ def test_batch_is_deterministic_and_returns_every_copy(searcher: Searcher) -> No
     assert {"a-rhino", "e-copy"} <= {h.id for h in hits}
 
 
+def test_feedback_adds_terms_of_the_top_documents(tmp_path: Path) -> None:
+    from corpus import Document
+    from indexer.rank import DEFAULT
+
+    data_dir = tmp_path / "prf"
+    with Store.open(data_dir) as store:
+        for n in range(20):
+            store.save_document(Document(id=f"g{n:02d}", url=f"https://g.example/{n}",
+                                         text=f"Garden note {n}: tomatoes need sun and water."))
+        store.save_document(Document(id="x", url="https://x.example/", text="Frown lines soften "
+                                     "with botulinum injections."))
+        store.save_document(Document(id="y", url="https://y.example/", text="Botulinum dosage "
+                                     "is counted in units."))
+    update_index(data_dir)
+    queries = [("q", "frown")]
+    with Searcher(data_dir, DEFAULT.with_(prf_docs=0), synonyms=False) as plain:
+        assert [h.id for _q, hits in plain.batch(queries) for h in hits] == ["x"]
+    with Searcher(data_dir, DEFAULT.with_(prf_docs=1, prf_terms=3), synonyms=False) as prf:
+        assert [h.id for _q, hits in prf.batch(queries) for h in hits] == ["x", "y"]
+
+
 def test_synonym_expansion_finds_rhinoplasty_for_nose_job(searcher: Searcher) -> None:
     pytest.importorskip("indexer.vocabulary")
     hits = search(searcher, "nose job recovery").hits
