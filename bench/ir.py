@@ -162,7 +162,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="Only measure Chinese segmentation (bigrams vs jieba) and print it.")
     args = parser.parse_args(argv)
     if args.cjk:
-        print(cjk_measure())
+        measured = cjk_measure()
+        print(measured)
+        if not args.no_append:
+            from bench.results import record
+
+            rows = ["| segmentation | recall | R-precision | queries | sentences |", "|---|---|---|---|---|"]
+            rows += [f"| {mode} | {m['recall']} | {m['R-precision']} | {m['queries']} | "
+                     f"{m['sentences']} |" for mode, m in measured.items()]
+            record("Chinese segmentation: bigrams vs jieba (bench/ir.py --cjk)", "\n".join(rows))
         return 0
     names = args.collection or list(SPLITS)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="aesthetics-ir-"))

@@ -123,6 +123,14 @@ def test_concurrent_reader_keeps_working_during_incremental_update(data_dir: Pat
     assert ids_for(data_dir, "botulinum") == ["b-botox"]
 
 
+def test_empty_corpus_gives_an_empty_searchable_index(data_dir: Path) -> None:
+    Store.open(data_dir).close()
+    assert update_index(data_dir).total == 0
+    with Searcher(data_dir) as searcher:
+        assert searcher.search(SearchRequest("nose")).hits == []
+        assert list(searcher.batch([("q", "nose")])) == [("q", [])]
+
+
 def test_no_index_yet_is_nothing_yet(data_dir: Path) -> None:
     make_corpus(data_dir)
     with pytest.raises(NothingYetError, match="aesthetics index"):
