@@ -77,8 +77,13 @@ class DataDirLock:
             print(f"warning: taking over stale {self.name} lock of dead PID {previous['pid']} "
                   f"(started {previous.get('started')})", file=sys.stderr)
         info = {"pid": os.getpid(), "started": utcnow(), "command": self.command}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode(), 0)
+        except OSError as exc:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            raise StorageError(f"cannot write lock file {self.path}: {exc.strerror}") from exc
         self._fd = fd
         return self
 

@@ -112,7 +112,8 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute(f"PRAGMA user_version = {version}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLITE_FULL / IOERR roll back by themselves
+                conn.execute("ROLLBACK")
             raise
     return SCHEMA_VERSION
 

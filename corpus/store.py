@@ -8,6 +8,7 @@ either the old or the new state, never half of it.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator
@@ -46,9 +47,10 @@ def _storage_error(exc: sqlite3.Error, path: Path) -> Exception:
 class Store:
     """Open with ``Store.open(data_dir)``; use as a context manager."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path):
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False):
         self.conn = conn
         self.path = path
+        self.readonly = readonly
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -72,6 +74,8 @@ class Store:
                 raise StorageError(f"cannot create data dir {data_dir}: {exc.strerror}") from exc
         elif path.is_dir():
             raise CorpusFileError(f"{path} is a directory, not a corpus database")
+        if not create and not os.access(data_dir, os.W_OK):
+            return cls._open_readonly(path, timeout)
         try:
             conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None,
                                    check_same_thread=False)
@@ -80,6 +84,24 @@ class Store:
         except sqlite3.Error as exc:
             raise _storage_error(exc, path) from exc
         return store
+
+    @classmethod
+    def _open_readonly(cls, path: Path, timeout: float) -> Store:
+        """A corpus on a read-only filesystem (a mounted snapshot, a full-disk remount) can
+        still be read. WAL mode needs a writable -shm file, so when SQLite cannot make one we
+        open the file as immutable: safe, since nobody can be writing to a read-only disk."""
+        last: sqlite3.Error | None = None
+        for query in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True,
+                                       timeout=timeout, isolation_level=None,
+                                       check_same_thread=False)
+                store = cls(conn, path, readonly=True)
+                store._check_and_migrate()
+                return store
+            except sqlite3.Error as exc:
+                last = exc
+        raise _storage_error(last, path) from last
 
     def _check_and_migrate(self) -> None:
         conn = self.conn
@@ -97,6 +119,12 @@ class Store:
                 f"{self.path} has schema version {version}, newer than this release "
                 f"understands ({SCHEMA_VERSION}); upgrade aesthetics-search"
             )
+        if self.readonly:
+            if version < SCHEMA_VERSION:
+                raise CorpusFileError(
+                    f"{self.path} has schema version {version} and needs an upgrade, but its "
+                    "directory is read-only; open it once where it can be written")
+            return
         conn.execute("PRAGMA foreign_keys = ON")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":  # e.g. a read-only directory: WAL needs the -shm file

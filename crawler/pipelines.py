@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from scrapy.exceptions import DropItem
+
+from corpus.errors import StorageError
 from corpus.models import Page, text_hash, utcnow
 from crawler.items import PageItem
 
@@ -30,12 +33,20 @@ class StorePipeline:
 
     def process_item(self, item: PageItem) -> PageItem:
         ctx = self.crawler.spider.ctx
-        if item.not_modified:
-            self._not_modified(ctx, item)
-        elif item.html is None:
-            self._error_status(ctx, item)
-        else:
-            self._store(ctx, item)
+        try:
+            if item.not_modified:
+                self._not_modified(ctx, item)
+            elif item.html is None:
+                self._error_status(ctx, item)
+            else:
+                self._store(ctx, item)
+        except StorageError as exc:
+            # A full disk or a read-only corpus fails every later page the same way: stop the
+            # crawl at once (what was stored stays; the frontier keeps the rest for a rerun).
+            if ctx.fatal is None:
+                ctx.fatal = exc
+                self.crawler.engine.close_spider(self.crawler.spider, "storage_error")
+            raise DropItem(str(exc)) from None
         ctx.tick()
         return item
 
@@ -60,6 +71,8 @@ class StorePipeline:
         if ctx.on_page is not None:
             try:
                 outcome = ctx.on_page(item.url)
+            except StorageError:
+                raise
             except Exception as exc:  # noqa: BLE001 - one bad page must not stop the crawl
                 ctx.record_error(item.url, item.site, f"processing failed: "
                                  f"{type(exc).__name__}: {exc}")

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpus.errors import StorageError
 from corpus.models import Run, utcnow
 from corpus.paths import LOG_NAME
 from corpus.store import Store
@@ -99,6 +100,7 @@ class CrawlContext:
         self.config = config
         self.store = store
         self.on_page = on_page
+        self.fatal: Exception | None = None  # a storage error that stopped the crawl
         self.progress = progress
         self.conditional = conditional
         self.revisit = [canonicalize(u) for u in (revisit or [])]
@@ -453,6 +455,13 @@ def crawl(config: CrawlConfig, data_dir: Path, *,
     except BaseException:
         _finish(store, run, ctx, "failed")
         raise
+    if ctx.fatal is not None:
+        try:
+            _finish(store, run, ctx, "failed")
+        except StorageError:
+            ctx.close()  # the disk is still full: the run row stays "running" until the
+            store.close()  # next crawl, which marks it interrupted
+        raise ctx.fatal
     outcome = "ok" if close_reason.get("value", "finished") == "finished" else "interrupted"
     _finish(store, run, ctx, outcome)
     return report
