@@ -521,6 +521,9 @@ class Searcher:
             low = word.lower()
             if low in STOP_WORDS or word in _OPERATORS or (spell_field, low) in reader:
                 continue
+            stems = self._terms(word)
+            if stems and all(("text", t) in reader or ("title", t) in reader for t in stems):
+                continue  # another form of the word is indexed ("vertebrates" -> vertebr)
             if out[match.end():match.end() + 1] == ":":
                 continue
             corrector = corrector or self._corrector()
