@@ -28,7 +28,6 @@ from tests.test_reliability_crawl import N_ARTICLES, _make_site
 
 FS_SIZE = "4m"
 DISK_FULL = re.compile(r"disk is full|disk I/O error|No space left on device", re.I)
-READ_ONLY = re.compile(r"read-only|readonly", re.I)
 # what Store.open says when SQLite cannot create the WAL's -shm file on a read-only filesystem
 READ_ONLY_OR_CANNOT_OPEN = re.compile(r"read-only|readonly|cannot open .*corpus", re.I)
 
@@ -146,11 +145,8 @@ def test_full_disk_during_a_crawl_loses_nothing(full_disk_crawl) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="bug in crawler.pipelines.StorePipeline: a StorageError "
-                   "(database or disk is full) escapes process_item; Scrapy logs a Traceback per "
-                   "page and keeps crawling, and the run ends outcome 'ok', errors 0, exit 0 "
-                   "whenever the final bookkeeping still fits on the disk")
 def test_full_disk_during_a_crawl_is_a_clear_error(full_disk_crawl) -> None:
+    """The crawl stops at the first page it cannot store: one clear line, no traceback."""
     failed = full_disk_crawl["failed"]
     assert "Traceback" not in failed.stderr
     _check_clear_error(failed, DISK_FULL)
@@ -207,10 +203,8 @@ def test_failed_rebuild_leaves_no_half_written_version(tiny_fs: Path) -> None:
     assert leftovers == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug in corpus.lock.DataDirLock.acquire: os.pwrite of "
-                   "the holder info is not guarded, so a full disk gives 'Error: unexpected "
-                   "error: OSError: [Errno 28] No space left on device' instead of a StorageError")
 def test_full_disk_errors_are_storage_errors_not_unexpected(tiny_fs: Path) -> None:
+    """With no byte free even the lock file cannot be written: still a StorageError."""
     data_dir = tiny_fs / "data"
     _small_corpus(data_dir, 5)
     fill(tiny_fs, 0)
@@ -220,11 +214,8 @@ def test_full_disk_errors_are_storage_errors_not_unexpected(tiny_fs: Path) -> No
         assert "unexpected error" not in done.stderr, done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="bug in corpus.schema.migrate: its `except BaseException: "
-                   "conn.execute('ROLLBACK')` fails when SQLite already rolled back on "
-                   "SQLITE_FULL/IOERR, so the user reads 'cannot rollback - no transaction is "
-                   "active' instead of the disk-full cause")
 def test_first_import_on_a_nearly_full_disk_names_the_disk(tiny_fs: Path, tmp_path: Path) -> None:
+    """A migration that fails half-way names the disk, not the rollback."""
     rows = tmp_path / "docs.jsonl"
     rows.write_text("".join(json.dumps({"id": f"i{i}", "url": f"https://i.example/{i}",
                                         "title": "t", "text": "scar care " * 50}) + "\n"
@@ -262,10 +253,8 @@ def test_read_only_data_dir_refuses_writes_clearly_and_still_searches(tiny_fs: P
         assert [r.kind for r in store.runs()] == ["index"]
 
 
-@pytest.mark.xfail(strict=True, reason="corpus.store.Store.open cannot open a WAL database on a "
-                   "read-only filesystem (no -shm file): `show` and `stats` exit 1 with 'unable "
-                   "to open database file (check the data dir's permissions)'")
 def test_read_only_data_dir_still_shows_documents(tiny_fs: Path) -> None:
+    """Reading commands open the corpus read-only when its filesystem is."""
     data_dir = tiny_fs / "data"
     _small_corpus(data_dir, 5)
     _remount(tiny_fs, "ro")
