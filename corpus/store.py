@@ -330,7 +330,7 @@ class Store:
     def documents_to_index(self) -> Iterator[Document]:
         """Documents added, changed or tombstoned since they were last indexed."""
         ids = [r[0] for r in self.conn.execute(
-            "SELECT id FROM documents WHERE indexed_at IS NULL OR indexed_at < updated_at "
+            "SELECT id FROM documents WHERE indexed_at IS NULL OR indexed_at <= updated_at "
             "ORDER BY id").fetchall()]
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]

@@ -455,8 +455,8 @@ class Searcher:
 
     def snippet(self, text: str, marks: set[str], width: int = SNIPPET_CHARS) -> str:
         """About two lines of ``text`` as written, the densest window of matches in [[ ]]."""
-        spans = [(t.startchar, t.endchar) for t in self._analyzer(text, chars=True)
-                 if t.text in marks]
+        spans = _merge_spans((t.startchar, t.endchar) for t in self._analyzer(text, chars=True)
+                             if t.text in marks)
         flat = text
         if not spans:
             return _clip(flat, 0, width)
@@ -552,3 +552,15 @@ def _split(value: str | None) -> list[str]:
 def _clip(text: str, begin: int, width: int) -> str:
     body = " ".join(text[begin:begin + width].split())
     return body + (" …" if len(text) > begin + width else "")
+
+
+def _merge_spans(spans) -> list[tuple[int, int]]:
+    """Overlapping matches become one: Chinese character bigrams overlap (皮肤, 肤坏, 坏死),
+    and marking each would print the shared characters twice."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged

@@ -175,3 +175,9 @@ def test_synonym_expansion_finds_rhinoplasty_for_nose_job(searcher: Searcher) ->
         plain.close()
     # Chinese synonym of the English term reaches the Chinese article
     assert "d-zh" in {h.id for h in search(searcher, "rhinoplasty", all_copies=True).hits}
+
+
+def test_overlapping_chinese_bigrams_are_marked_once() -> None:
+    from indexer.search import _merge_spans
+
+    assert _merge_spans([(2, 4), (0, 2), (1, 3), (8, 10)]) == [(0, 4), (8, 10)]
