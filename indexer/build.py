@@ -35,7 +35,6 @@ from corpus.lock import DataDirLock
 from corpus.models import Document, utcnow
 from corpus.paths import index_path
 from corpus.store import Store
-from indexer.dedup import DupIndex
 from indexer.schema import build_schema
 
 POINTER = "CURRENT"
@@ -175,6 +174,8 @@ def _update(store: Store, data_dir: Path, rebuild: bool, say: Callable[[str], No
 def _incremental(store: Store, ix, live: Path, say: Callable[[str], None],
                  started: float) -> IndexReport:
     when = _mark_time()
+    from indexer.dedup import DupIndex  # numpy/scipy: only writers pay for them
+
     dup = DupIndex.load(live)
     pending = 0
 
@@ -219,6 +220,8 @@ def _rebuild(store: Store, root: Path, live: Path | None, say: Callable[[str], N
              started: float) -> IndexReport:
     when = _mark_time()
     say("finding near-duplicates")
+    from indexer.dedup import DupIndex
+
     dup = DupIndex()
     store.set_dup_groups(dup.update((doc.id, doc.text) for doc in store.iter_documents()))
     target = _next_version(root)
