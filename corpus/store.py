@@ -330,7 +330,7 @@ class Store:
     def documents_to_index(self) -> Iterator[Document]:
         """Documents added, changed or tombstoned since they were last indexed."""
         ids = [r[0] for r in self.conn.execute(
-            "SELECT id FROM documents WHERE indexed_at IS NULL OR indexed_at <= updated_at "
+            "SELECT id FROM documents WHERE indexed_at IS NULL OR indexed_at < updated_at "
             "ORDER BY id").fetchall()]
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
@@ -340,11 +340,19 @@ class Store:
             for row in rows:
                 yield self._doc(row)
 
-    def mark_indexed(self, ids: Iterable[str], when: str | None = None) -> None:
+    def mark_indexed(self, versions: Iterable[tuple[str, str, bool]],
+                     when: str | None = None) -> None:
+        """Record that these (id, content_hash, deleted) versions are in the index.
+
+        A document whose text or state changed after the indexer read it keeps its old
+        ``indexed_at`` and is indexed next time — even when both happened within the same
+        second, which timestamps alone cannot tell apart.
+        """
         when = when or utcnow()
         with self.transaction() as conn:
-            conn.executemany("UPDATE documents SET indexed_at = ? WHERE id = ?",
-                             [(when, i) for i in ids])
+            conn.executemany(
+                "UPDATE documents SET indexed_at = ? WHERE id = ? AND content_hash = ? "
+                "AND deleted = ?", [(when, i, h, int(d)) for i, h, d in versions])
 
     def reset_indexed(self) -> None:
         """Forget index state (used before a full rebuild)."""

@@ -188,7 +188,7 @@ def _incremental(store: Store, ix, live: Path, say: Callable[[str], None],
     say("finding near-duplicates")
     store.set_dup_groups(dup.update(changes()))
     added = updated = deleted = 0
-    ids: list[str] = []
+    ids: list[tuple[str, str, bool]] = []  # (id, content_hash, deleted) as indexed
     if pending:
         with ix.searcher() as searcher:
             writer = ix.writer(limitmb=WRITER_MB)
@@ -202,7 +202,7 @@ def _incremental(store: Store, ix, live: Path, say: Callable[[str], None],
                         writer.update_document(**index_fields(doc))
                         updated += known
                         added += not known
-                    ids.append(doc.id)
+                    ids.append((doc.id, doc.content_hash, doc.deleted))
                     if len(ids) % 1000 == 0:
                         say(f"indexed {len(ids)} documents")
                 say("committing")
@@ -229,10 +229,10 @@ def _rebuild(store: Store, root: Path, live: Path | None, say: Callable[[str], N
     ix = whoosh_index.create_in(str(target), build_schema())
     writer = ix.writer(limitmb=WRITER_MB)
     added = deleted = 0
-    ids: list[str] = []
+    ids: list[tuple[str, str, bool]] = []  # (id, content_hash, deleted) as indexed
     try:
         for doc in store.iter_documents(include_deleted=True):
-            ids.append(doc.id)
+            ids.append((doc.id, doc.content_hash, doc.deleted))
             if doc.deleted:
                 deleted += doc.indexed_at is None or doc.indexed_at < (doc.updated_at or "")
                 continue

@@ -70,7 +70,8 @@ def test_document_round_trip_with_annotations(data_dir: Path) -> None:
 def test_change_keeps_history_and_requeues_for_index(data_dir: Path) -> None:
     with Store.open(data_dir) as store:
         store.save_document(make_doc(text="first version"))
-        store.mark_indexed(["d1"], "2099-01-01T00:00:00+00:00")
+        store.mark_indexed([("d1", make_doc(text="first version").content_hash, False)],
+                           "2099-01-01T00:00:00+00:00")
         assert list(store.documents_to_index()) == []
         assert store.save_document(make_doc(text="first version")) == UNCHANGED
         assert store.save_document(make_doc(text="second version"), when="2099-02-01") == CHANGED
@@ -78,6 +79,16 @@ def test_change_keeps_history_and_requeues_for_index(data_dir: Path) -> None:
         assert [h.text for h in hist] == ["first version"]
         assert [d.id for d in store.documents_to_index()] == ["d1"]
         assert store.get_document("d1").text == "second version"
+
+
+def test_change_in_the_same_second_as_indexing_is_not_lost(data_dir: Path) -> None:
+    when = "2030-01-01T00:00:00+00:00"
+    with Store.open(data_dir) as store:
+        store.save_document(make_doc(text="as indexed"), when=when)
+        read = [(d.id, d.content_hash, d.deleted) for d in store.documents_to_index()]
+        store.save_document(make_doc(text="edited while indexing"), when=when)
+        store.mark_indexed(read, when)
+        assert [d.text for d in store.documents_to_index()] == ["edited while indexing"]
 
 
 def test_tombstone_is_kept_and_revived(data_dir: Path) -> None:
