@@ -22,21 +22,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-RESULTS = REPO / "bench" / "RESULTS.md"
 CORPUS = REPO / "tests" / "sites" / "searchcorpus" / "articles.jsonl"
 GOAL = 0.3
 ENTRY = "from search_cli.main import main; main()"
@@ -98,23 +94,12 @@ def build_data_dir(root: Path) -> Path:
     return data_dir
 
 
-def _versions() -> str:
-    names = ("click", "whoosh-reloaded", "jieba")
-    found = []
-    for name in names:
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return ", ".join(found)
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="timed runs per case (default 10)")
     parser.add_argument("--query", default="rhinoplasty swelling", help="query to time")
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         data_dir = build_data_dir(Path(tmp))
@@ -146,18 +131,13 @@ def main() -> None:
     print(report)
 
     if not args.no_record:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        facts = (f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {_versions()}; "
-                 f"{args.runs} runs per case, interleaved with the reference")
-        section = (f"\n## startup — {stamp}\n\n`python bench/startup.py --runs {args.runs}`"
-                   f"\n\n{facts}\n\n{report}\n")
-        if not RESULTS.exists():
-            RESULTS.write_text("# Benchmark results\n\nEach section is appended by the script "
-                               "it names.\n", encoding="utf-8")
-        with RESULTS.open("a", encoding="utf-8") as fh:  # append only: others' sections stay
-            fh.write(section)
-        print(f"\nappended to {RESULTS.relative_to(REPO)}", file=sys.stderr)
+        from bench.results import record
+
+        path = record("Startup of `aesthetics search`",
+                      f"{args.runs} runs per case, interleaved with the reference\n\n{report}")
+        print(f"\nappended to {path.relative_to(REPO)}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
