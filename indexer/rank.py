@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+import numpy as np
 from whoosh import scoring
 
 
@@ -110,3 +111,151 @@ def tie_sorted(scored: Iterable[tuple[float, str]]) -> list[tuple[float, str]]:
     Scores are rounded to 1e-9 first so float noise from summation order cannot reorder ties.
     """
     return sorted(scored, key=lambda sd: (-round(sd[0], 9), sd[1]))
+
+
+# ---------------------------------------------------------------------- term-at-a-time scoring
+@dataclass(frozen=True)
+class WeightedLeaf:
+    """One leaf of a flat OR query with the product of its ancestors' boosts."""
+
+    query: object  # whoosh.query.Term or Phrase
+    boost: float
+
+
+def flat_leaves(query, boost: float = 1.0) -> list[WeightedLeaf] | None:
+    """The leaves of an OR-only tree of Term/Phrase queries on title/text, else None.
+
+    Only such queries score as a plain sum of per-leaf BM25F contributions, which
+    :class:`TermAtATime` reproduces; anything else (AND, NOT, wildcards, coordination) is
+    left to Whoosh's matchers.
+    """
+    from whoosh.query import Or, Phrase, Term
+
+    if isinstance(query, Or):
+        if query.scale:
+            return None
+        out: list[WeightedLeaf] = []
+        for sub in query.subqueries:
+            leaves = flat_leaves(sub, boost * query.boost)
+            if leaves is None:
+                return None
+            out += leaves
+        return out
+    if isinstance(query, Term | Phrase) and query.fieldname in ("title", "text"):
+        return [WeightedLeaf(query, boost)]
+    return None
+
+
+class TermAtATime:
+    """Scores a flat OR query over every document at once, with numpy arrays.
+
+    Whoosh walks a union of posting lists one document at a time in pure Python: a
+    sentence-length claim (20 terms x 2 fields) took 0.5 s at 10k documents and 6.8 s at 100k.
+    Reading each posting list in whole blocks and adding its BM25F contribution into a
+    score array costs a few numpy operations per block instead, gives the exact number of
+    matches for free, and the scores are Whoosh's own formula (same idf, average length,
+    lossy length byte and boosts), so the ranking is unchanged up to float summation order.
+    """
+
+    def __init__(self, searcher, params: RankParams):
+        self._searcher = searcher
+        self._params = params
+        self._n = searcher.doc_count_all()
+        self._lengths: dict[str, np.ndarray] = {}
+        self._alive: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return self._n
+
+    def _field_lengths(self, fieldname: str) -> np.ndarray:
+        """Per-document field lengths as Whoosh's scorer sees them (decoded length byte)."""
+        if fieldname not in self._lengths:
+            out = np.zeros(self._n, dtype=np.float64)
+            for sub, offset in self._searcher.leaf_searchers():
+                reader = sub.reader()
+                count = reader.doc_count_all()
+                out[offset:offset + count] = [reader.doc_field_length(d, fieldname, 0) or 0
+                                              for d in range(count)]
+            self._lengths[fieldname] = out
+        return self._lengths[fieldname]
+
+    def alive(self) -> np.ndarray:
+        """True for documents not deleted."""
+        if self._alive is None:
+            alive = np.ones(self._n, dtype=bool)
+            for sub, offset in self._searcher.leaf_searchers():
+                reader = sub.reader()
+                if reader.has_deletions():
+                    count = reader.doc_count_all()
+                    local = np.zeros(count, dtype=bool)
+                    local[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
+                    alive[offset:offset + count] = local
+            self._alive = alive
+        return self._alive
+
+    def _postings(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(global docnums, term frequencies) of one term, deleted documents included."""
+        from whoosh.codec.whoosh3 import W3LeafMatcher
+
+        btext = self._searcher.schema[fieldname].to_bytes(text)
+        ids: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for sub, offset in self._searcher.leaf_searchers():
+            reader = sub.reader()
+            if (fieldname, btext) not in reader:
+                continue
+            m = reader.postings(fieldname, btext)
+            while not isinstance(m, W3LeafMatcher) and hasattr(m, "child"):
+                m = m.child  # deletions are masked by alive(), not by a filter matcher
+            if isinstance(m, W3LeafMatcher):
+                while m.is_active():
+                    m._read_data()  # one block: delta-coded ids and float32 weights
+                    raw = np.asarray(m._data[0], dtype=np.int64)
+                    ids.append((raw if m._byteids else np.cumsum(raw)) + offset)
+                    m._read_weights()
+                    weights.append(np.asarray(m._weights, dtype=np.float64))
+                    m._next_block()
+            else:  # small inlined posting lists
+                local_ids, local_w = [], []
+                while m.is_active():
+                    local_ids.append(m.id() + offset)
+                    local_w.append(m.weight())
+                    m.next()
+                ids.append(np.asarray(local_ids, dtype=np.int64))
+                weights.append(np.asarray(local_w, dtype=np.float64))
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(ids), np.concatenate(weights)
+
+    def scores(self, leaves: list[WeightedLeaf]) -> tuple[np.ndarray, np.ndarray]:
+        """(score per document, matched per document) for the OR of ``leaves``."""
+        from whoosh.query import Term
+
+        p = self._params
+        searcher = self._searcher
+        scores = np.zeros(self._n, dtype=np.float64)
+        matched = np.zeros(self._n, dtype=bool)
+        for leaf in leaves:
+            q = leaf.query
+            if isinstance(q, Term):
+                ids, tf = self._postings(q.fieldname, q.text)
+                if not ids.size:
+                    continue
+                b = p.title_b if q.fieldname == "title" else p.b
+                idf = searcher.idf(q.fieldname, q.text)
+                avg = searcher.avg_field_length(q.fieldname) or 1
+                length = self._field_lengths(q.fieldname)[ids]
+                part = idf * ((tf * (p.k1 + 1)) / (tf + p.k1 * ((1 - b) + b * length / avg)))
+                scores[ids] += part * q.boost * leaf.boost
+                matched[ids] = True
+            else:  # phrases (multi-word synonyms, quoted text) are rare: Whoosh scores them
+                context = searcher.context()
+                for sub, offset in searcher.leaf_searchers():
+                    m = q.matcher(sub, context)
+                    while m.is_active():
+                        scores[m.id() + offset] += m.score() * leaf.boost
+                        matched[m.id() + offset] = True
+                        m.next()
+        matched &= self.alive()
+        return scores, matched

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import qparser
 from whoosh.query import And, DateRange, Every, Or, Phrase, Query, Term
@@ -22,7 +23,15 @@ from whoosh.query import And, DateRange, Every, Or, Phrase, Query, Term
 from corpus.errors import NothingYetError, QuerySyntaxError
 from indexer.analysis import STOP_WORDS, fold, is_cjk
 from indexer.build import current_version
-from indexer.rank import DEFAULT, RankParams, prune_terms, tie_sorted, weighting
+from indexer.rank import (
+    DEFAULT,
+    RankParams,
+    TermAtATime,
+    flat_leaves,
+    prune_terms,
+    tie_sorted,
+    weighting,
+)
 from indexer.schema import QUERY_FIELDS, TEXT_FIELDS
 
 SNIPPET_CHARS = 200      # about two terminal lines
@@ -171,6 +180,8 @@ class Searcher:
         self._analyzer = self._schema["text"].analyzer
         self._synonyms = load_synonyms(self.data_dir) if synonyms else []
         self._spelling = None  # Whoosh corrector, built on first use
+        self._taat = TermAtATime(self._searcher, params)
+        self._group_codes: np.ndarray | None = None  # near-duplicate group per docnum
         self._parser = qparser.MultifieldParser(
             list(TEXT_FIELDS), self._ix.schema, group=qparser.OrGroup,
             fieldboosts={"title": params.title_weight, "text": params.text_weight})
@@ -363,6 +374,64 @@ class Searcher:
                 need: int) -> tuple[list[tuple[float, int]], int]:
         """(score, docnum) in final order, near-duplicates folded, at least ``need`` long when
         that many exist; plus the total number of (folded) matches.
+
+        Relevance-ranked OR queries (every free-text query) are scored term-at-a-time with
+        numpy (:class:`indexer.rank.TermAtATime`): same scores, 10-100x faster than Whoosh's
+        document-at-a-time union, and the exact total comes free. Other queries (AND/NOT,
+        wildcards, date order) go through Whoosh.
+        """
+        leaves = flat_leaves(query) if request.sort == "relevance" else None
+        if leaves is None:
+            return self._ranked_whoosh(query, filt, request, need)
+        scores, matched = self._taat.scores(leaves)
+        if filt is not None:
+            allowed = np.zeros(self._taat.size, dtype=bool)
+            allowed[np.fromiter(self._searcher.docs_for_query(filt), dtype=np.int64)] = True
+            matched &= allowed
+        candidates = np.flatnonzero(matched)
+        ids = self._searcher.reader().column_reader("id")
+        codes = None if request.all_copies else self._groups()
+        fetch = need + TIE_MARGIN
+        while True:
+            if fetch >= candidates.size:
+                top = candidates
+            else:
+                cand_scores = scores[candidates]
+                kth = np.partition(cand_scores, cand_scores.size - fetch)[cand_scores.size - fetch]
+                top = candidates[cand_scores >= kth - 1e-6]  # slack: ties are ordered below
+            scored = sorted(((max(0.0, float(scores[d])), int(d)) for d in top),
+                            key=lambda sd: (-round(sd[0], 9), ids[sd[1]]))
+            if codes is not None:
+                seen: set[int] = set()
+                folded = []
+                for score, docnum in scored:
+                    if codes[docnum] not in seen:
+                        seen.add(int(codes[docnum]))
+                        folded.append((score, docnum))
+                scored = folded
+            exhausted = top.size == candidates.size
+            if len(scored) >= need + min(TIE_MARGIN, need) or exhausted:
+                break
+            fetch *= 4
+        total = candidates.size if codes is None else np.unique(codes[candidates]).size
+        return scored, max(int(total), len(scored))
+
+    def _groups(self) -> np.ndarray:
+        """Near-duplicate group number of every docnum (a document alone is its own group);
+        read once per Searcher, so folding and totals are array operations."""
+        if self._group_codes is None:
+            reader = self._searcher.reader()
+            ids = reader.column_reader("id")
+            groups = reader.column_reader("group")
+            numbers: dict[str, int] = {}
+            self._group_codes = np.fromiter(
+                (numbers.setdefault(groups[d] or ids[d], len(numbers))
+                 for d in range(self._taat.size)), dtype=np.int64, count=self._taat.size)
+        return self._group_codes
+
+    def _ranked_whoosh(self, query: Query, filt: Query | None, request: SearchRequest,
+                       need: int) -> tuple[list[tuple[float, int]], int]:
+        """:meth:`_ranked` through Whoosh's matchers, for queries that are not a flat OR.
 
         Folding is done here rather than with Whoosh's collapse facet, which a filter bypasses;
         the representative of a group is its best-ranked copy, ties to the smallest id.
