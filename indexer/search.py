@@ -395,12 +395,7 @@ class Searcher:
         codes = None if request.all_copies else self._groups()
         fetch = need + TIE_MARGIN
         while True:
-            if fetch >= candidates.size:
-                top = candidates
-            else:
-                cand_scores = scores[candidates]
-                kth = np.partition(cand_scores, cand_scores.size - fetch)[cand_scores.size - fetch]
-                top = candidates[cand_scores >= kth - 1e-6]  # slack: ties are ordered below
+            top = _top_docnums(scores, candidates, fetch)
             scored = sorted(((max(0.0, float(scores[d])), int(d)) for d in top),
                             key=lambda sd: (-round(sd[0], 9), ids[sd[1]]))
             if codes is not None:
@@ -492,12 +487,22 @@ class Searcher:
                     parts += self.feedback(base, terms)
                 parts += self.expansions(text)
                 query = Or(parts) if len(parts) > 1 else base
-                results = self._searcher.search(query, limit=limit + TIE_MARGIN)
-                scored = [(max(0.0, h.score or 0.0), h.docnum) for h in results]
+                scored = self._batch_ranked(query, limit + TIE_MARGIN)
                 ids = {docnum: self._searcher.stored_fields(docnum) for _, docnum in scored}
             order = tie_sorted((s, ids[d]["id"]) for s, d in scored)[:limit]
             by_id = {ids[d]["id"]: ids[d] for _, d in scored}
             yield qid, [self._light_hit(score, by_id[doc_id]) for score, doc_id in order]
+
+    def _batch_ranked(self, query: Query, limit: int) -> list[tuple[float, int]]:
+        """At least the ``limit`` best (score, docnum), plus every document tied with the last,
+        so the caller's doc-id tie order is exact; term-at-a-time when the query allows."""
+        leaves = flat_leaves(query)
+        if leaves is None:
+            results = self._searcher.search(query, limit=limit)
+            return [(max(0.0, h.score or 0.0), h.docnum) for h in results]
+        scores, matched = self._taat.scores(leaves)
+        top = _top_docnums(scores, np.flatnonzero(matched), limit)
+        return [(max(0.0, float(scores[d])), int(d)) for d in top]
 
     # ------------------------------------------------------------------ hits
     @staticmethod
@@ -634,6 +639,16 @@ class Searcher:
             return None
         pieces.append(text[pos:])
         return "".join(pieces)
+
+
+def _top_docnums(scores: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` best-scoring ``candidates`` and any tied with the k-th (within 1e-6, so the
+    exact tie order by doc id is left to the caller)."""
+    if k >= candidates.size:
+        return candidates
+    cand_scores = scores[candidates]
+    kth = np.partition(cand_scores, cand_scores.size - k)[cand_scores.size - k]
+    return candidates[cand_scores >= kth - 1e-6]
 
 
 def _date_key(raw: int) -> int:

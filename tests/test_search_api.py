@@ -181,3 +181,37 @@ def test_overlapping_chinese_bigrams_are_marked_once() -> None:
     from indexer.search import _merge_spans
 
     assert _merge_spans([(2, 4), (0, 2), (1, 3), (8, 10)]) == [(0, 4), (8, 10)]
+
+
+@pytest.mark.parametrize("query", [
+    "swelling after surgery", "splint frown nose", '"head raised" bruising', "nose job recovery",
+    "隆鼻", "botox units dosage lips filler swelling bruising eyes glasses sun"])
+def test_array_scoring_ranks_like_whoosh_matchers(searcher: Searcher, query: str) -> None:
+    """The term-at-a-time path must give Whoosh's own scores, order, ties and totals, also over
+    several segments with deleted documents (an incremental update after an edit)."""
+    with Store.open(searcher.data_dir) as store:
+        store.save_document(make_doc("b-botox", text="Botox dosage is counted in units; "
+                                     "swelling and bruising are rare after injections."))
+    update_index(searcher.data_dir)
+    with Searcher(searcher.data_dir) as fresh:
+        assert len(fresh._searcher.leaf_searchers()) > 1 or fresh._searcher.reader().has_deletions()
+        query_obj = fresh.build_query(query)
+        for kw in ({}, {"all_copies": True}, {"site": "copies.example"}):
+            request = SearchRequest(query, **kw)
+            filt = fresh._filter(request)
+            fast, fast_total = fresh._ranked(query_obj, filt, request, 10)
+            slow, slow_total = fresh._ranked_whoosh(query_obj, filt, request, 10)
+            assert [d for _s, d in fast] == [d for _s, d in slow]
+            assert [s for s, _d in fast] == pytest.approx([s for s, _d in slow], abs=1e-9)
+            assert fast_total == slow_total
+
+
+def test_top_docnums_keeps_every_tie_of_the_last_place() -> None:
+    import numpy as np
+
+    from indexer.search import _top_docnums
+
+    scores = np.array([3.0, 1.0, 2.0, 2.0, 2.0, 0.5])
+    top = _top_docnums(scores, np.arange(6), 2)
+    assert sorted(top.tolist()) == [0, 2, 3, 4]
+    assert _top_docnums(scores, np.array([1, 5]), 5).tolist() == [1, 5]
