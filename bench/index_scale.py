@@ -4,7 +4,9 @@ The SciFact corpus is replicated with distinct ids (``<id>-r<k>``) up to each si
 runs in its own child process so its peak RSS is its own. Whoosh is measured through our real
 path: ``update_index`` (near-duplicate hashing included — the replicas are exact copies, so it
 also exercises large duplicate groups) and ``Searcher.search`` (top 10 with snippets and
-folded copies, as the CLI asks). tantivy-py gets the same documents and queries (title + text,
+folded copies, as the CLI asks), once without the decoded-postings cache ("no-cache": each
+query decodes its posting lists, like a one-shot CLI search) and once with it (a long-lived
+Searcher, as the Python API and a shell session keep). tantivy-py gets the same documents and queries (title + text,
 English stemming, top 10) in the same run.
 
 Queries: "short" = NFCorpus queries of 2-5 words (researcher style); "long" = SciFact claims.
@@ -87,13 +89,19 @@ def child_whoosh(size: int, workdir: Path) -> dict:
     seconds = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     short, long = queries()
-    with Searcher(data_dir) as searcher:
-        def run(text: str) -> None:
-            searcher.search(SearchRequest(text, limit=10))
+    row = {"engine": "whoosh", "docs": size, "build_s": round(seconds, 1),
+           "docs_per_s": round(size / seconds), "peak_rss_mb": round(rss)}
+    # first without the decoded-postings cache (every query decodes its posting lists, as a
+    # one-shot CLI search does), then as a long-lived Searcher (API, shell session) runs
+    for suffix, cache in (("_cold", 0), ("", None)):
+        kwargs = {} if cache is None else {"posting_cache_bytes": cache}
+        with Searcher(data_dir, **kwargs) as searcher:
+            def run(text: str, searcher=searcher) -> None:
+                searcher.search(SearchRequest(text, limit=10))
 
-        return {"engine": "whoosh", "docs": size, "build_s": round(seconds, 1),
-                "docs_per_s": round(size / seconds), "peak_rss_mb": round(rss),
-                "short": _latency(run, short), "long": _latency(run, long)}
+            row["short" + suffix] = _latency(run, short)
+            row["long" + suffix] = _latency(run, long)
+    return row
 
 
 def child_tantivy(size: int, workdir: Path) -> dict:
@@ -158,12 +166,17 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    lines = ["| engine | docs | build s | docs/s | peak RSS MB | short p50/p95 ms | long p50/p95 ms |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| engine | docs | build s | docs/s | peak RSS MB | short p50/p95 ms | long p50/p95 ms "
+             "| no-cache short p50/p95 | no-cache long p50/p95 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+
+    def cell(r: dict, key: str) -> str:
+        return f"{r[key]['p50_ms']} / {r[key]['p95_ms']}" if key in r else "-"
+
     for r in rows:
         lines.append(f"| {r['engine']} | {r['docs']} | {r['build_s']} | {r['docs_per_s']} | "
-                     f"{r['peak_rss_mb']} | {r['short']['p50_ms']} / {r['short']['p95_ms']} | "
-                     f"{r['long']['p50_ms']} / {r['long']['p95_ms']} |")
+                     f"{r['peak_rss_mb']} | {cell(r, 'short')} | {cell(r, 'long')} | "
+                     f"{cell(r, 'short_cold')} | {cell(r, 'long_cold')} |")
     table = "\n".join(lines)
     print(table)
     if not args.no_append:

@@ -17,6 +17,7 @@ What moved nDCG@10 (plain Whoosh BM25F = k1 1.2, b 0.75, title weight 1, Whoosh 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -146,6 +147,9 @@ def flat_leaves(query, boost: float = 1.0) -> list[WeightedLeaf] | None:
     return None
 
 
+POSTING_CACHE_BYTES = 64 * 2**20  # decoded posting lists kept per Searcher
+
+
 class TermAtATime:
     """Scores a flat OR query over every document at once, with numpy arrays.
 
@@ -157,9 +161,12 @@ class TermAtATime:
     lossy length byte and boosts), so the ranking is unchanged up to float summation order.
     """
 
-    def __init__(self, searcher, params: RankParams):
+    def __init__(self, searcher, params: RankParams, cache_bytes: int = POSTING_CACHE_BYTES):
         self._searcher = searcher
         self._params = params
+        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache_bytes = cache_bytes
+        self._cached = 0
         self._n = searcher.doc_count_all()
         self._lengths: dict[str, np.ndarray] = {}
         self._alive: np.ndarray | None = None
@@ -195,7 +202,27 @@ class TermAtATime:
         return self._alive
 
     def _postings(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(global docnums, term frequencies) of one term, deleted documents included."""
+        """(global docnums, term frequencies) of one term, deleted documents included.
+
+        Decoding (unpickling and inflating Whoosh's blocks) is most of a query's cost, so
+        decoded lists are kept in a least-recently-used cache of ``cache_bytes``: common
+        words recur across a session's queries.
+        """
+        key = (fieldname, text)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        ids, weights = self._decode(fieldname, text)
+        size = ids.nbytes + weights.nbytes
+        if size <= self._cache_bytes:
+            self._cache[key] = (ids, weights)
+            self._cached += size
+            while self._cached > self._cache_bytes:
+                _key, (old_ids, old_w) = self._cache.popitem(last=False)
+                self._cached -= old_ids.nbytes + old_w.nbytes
+        return ids, weights
+
+    def _decode(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         from whoosh.codec.whoosh3 import W3LeafMatcher
 
         btext = self._searcher.schema[fieldname].to_bytes(text)
@@ -225,8 +252,10 @@ class TermAtATime:
                 ids.append(np.asarray(local_ids, dtype=np.int64))
                 weights.append(np.asarray(local_w, dtype=np.float64))
         if not ids:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        return np.concatenate(ids), np.concatenate(weights)
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        # int32/float32 halve the cache; float32 is how Whoosh stores the weights anyway
+        return (np.concatenate(ids).astype(np.int32),
+                np.concatenate(weights).astype(np.float32))
 
     def scores(self, leaves: list[WeightedLeaf]) -> tuple[np.ndarray, np.ndarray]:
         """(score per document, matched per document) for the OR of ``leaves``."""
@@ -239,7 +268,8 @@ class TermAtATime:
         for leaf in leaves:
             q = leaf.query
             if isinstance(q, Term):
-                ids, tf = self._postings(q.fieldname, q.text)
+                ids, tf32 = self._postings(q.fieldname, q.text)
+                tf = tf32.astype(np.float64)
                 if not ids.size:
                     continue
                 b = p.title_b if q.fieldname == "title" else p.b

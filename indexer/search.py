@@ -25,6 +25,7 @@ from indexer.analysis import STOP_WORDS, TOKEN_PATTERN, fold, is_cjk
 from indexer.build import current_version
 from indexer.rank import (
     DEFAULT,
+    POSTING_CACHE_BYTES,
     RankParams,
     TermAtATime,
     flat_leaves,
@@ -167,7 +168,8 @@ def load_synonyms(data_dir: Path | None) -> list[_SynonymTerm]:
 class Searcher:
     """Opens the live index once; thread-safe for reading; use as a context manager."""
 
-    def __init__(self, data_dir: Path, params: RankParams = DEFAULT, *, synonyms: bool = True):
+    def __init__(self, data_dir: Path, params: RankParams = DEFAULT, *, synonyms: bool = True,
+                 posting_cache_bytes: int = POSTING_CACHE_BYTES):
         self.data_dir = Path(data_dir)
         version = current_version(self.data_dir)
         if version is None:
@@ -180,7 +182,7 @@ class Searcher:
         self._analyzer = self._schema["text"].analyzer
         self._synonyms = load_synonyms(self.data_dir) if synonyms else []
         self._spelling = None  # Whoosh corrector, built on first use
-        self._taat = TermAtATime(self._searcher, params)
+        self._taat = TermAtATime(self._searcher, params, posting_cache_bytes)
         self._group_codes: np.ndarray | None = None  # near-duplicate group per docnum
         self._columns: dict[str, object] = {}
         self._word_terms: dict[str, str | None] = {}  # snippet cache: surface word -> term

@@ -215,3 +215,16 @@ def test_top_docnums_keeps_every_tie_of_the_last_place() -> None:
     top = _top_docnums(scores, np.arange(6), 2)
     assert sorted(top.tolist()) == [0, 2, 3, 4]
     assert _top_docnums(scores, np.array([1, 5]), 5).tolist() == [1, 5]
+
+
+def test_posting_cache_is_bounded_and_changes_nothing(searcher: Searcher) -> None:
+    from indexer.rank import TermAtATime
+
+    queries = ["swelling bruising", "splint nose glasses", "swelling bruising"]
+    with Searcher(searcher.data_dir, posting_cache_bytes=0) as uncached:
+        expected = [[(h.id, h.score) for h in search(uncached, q).hits] for q in queries]
+    assert [[(h.id, h.score) for h in search(searcher, q).hits] for q in queries] == expected
+    small = TermAtATime(searcher._searcher, searcher.params, cache_bytes=64)
+    for word in ("swelling", "bruising", "splint", "nose", "glasses"):
+        small._postings("text", word)
+        assert small._cached <= 64
