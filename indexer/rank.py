@@ -20,9 +20,12 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import numpy as np
 from whoosh import scoring
+
+if TYPE_CHECKING:  # numpy is imported on first use: `aesthetics search` startup is measured
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,8 @@ class TermAtATime:
 
     def _field_lengths(self, fieldname: str) -> np.ndarray:
         """Per-document field lengths as Whoosh's scorer sees them (decoded length byte)."""
+        import numpy as np
+
         if fieldname not in self._lengths:
             out = np.zeros(self._n, dtype=np.float64)
             for sub, offset in self._searcher.leaf_searchers():
@@ -189,6 +194,8 @@ class TermAtATime:
 
     def alive(self) -> np.ndarray:
         """True for documents not deleted."""
+        import numpy as np
+
         if self._alive is None:
             alive = np.ones(self._n, dtype=bool)
             for sub, offset in self._searcher.leaf_searchers():
@@ -223,6 +230,7 @@ class TermAtATime:
         return ids, weights
 
     def _decode(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
         from whoosh.codec.whoosh3 import W3LeafMatcher
 
         btext = self._searcher.schema[fieldname].to_bytes(text)
@@ -259,6 +267,7 @@ class TermAtATime:
 
     def scores(self, leaves: list[WeightedLeaf]) -> tuple[np.ndarray, np.ndarray]:
         """(score per document, matched per document) for the OR of ``leaves``."""
+        import numpy as np
         from whoosh.query import Term
 
         p = self._params

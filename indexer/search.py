@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import qparser
 from whoosh.query import And, DateRange, Every, Or, Phrase, Query, Term
@@ -35,9 +35,15 @@ from indexer.rank import (
 )
 from indexer.schema import QUERY_FIELDS, TEXT_FIELDS
 
+if TYPE_CHECKING:  # numpy is imported on first use: `aesthetics search` startup is measured
+    import numpy as np
+
 SNIPPET_CHARS = 200      # about two terminal lines
 OTHER_SCRIPT_EXPANSIONS = 3  # e.g. Chinese forms added to an English query, and vice versa
 TIE_MARGIN = 20          # extra hits fetched so ties at the page edge are ordered by doc id
+# Below this many documents Whoosh's matchers are fast enough and a one-shot search need not
+# import numpy (about 50 ms); above it term-at-a-time array scoring wins by far.
+ARRAY_SCORING_MIN_DOCS = 2000
 _FIELD_REF = re.compile(r"(?<![\w.])([A-Za-z_]\w*):(?=[^\s:/])")
 _QUESTION_MARK = re.compile(r"\?+(?=\s|$)")
 _WORD = re.compile(r"[^\W\d_]{3,}")
@@ -183,6 +189,7 @@ class Searcher:
         self._synonyms = load_synonyms(self.data_dir) if synonyms else []
         self._spelling = None  # Whoosh corrector, built on first use
         self._taat = TermAtATime(self._searcher, params, posting_cache_bytes)
+        self.array_scoring_min_docs = ARRAY_SCORING_MIN_DOCS
         self._group_codes: np.ndarray | None = None  # near-duplicate group per docnum
         self._columns: dict[str, object] = {}
         self._word_terms: dict[str, str | None] = {}  # snippet cache: surface word -> term
@@ -384,9 +391,11 @@ class Searcher:
         document-at-a-time union, and the exact total comes free. Other queries (AND/NOT,
         wildcards, date order) go through Whoosh.
         """
-        leaves = flat_leaves(query) if request.sort == "relevance" else None
+        leaves = self._array_leaves(query) if request.sort == "relevance" else None
         if leaves is None:
             return self._ranked_whoosh(query, filt, request, need)
+        import numpy as np
+
         scores, matched = self._taat.scores(leaves)
         if filt is not None:
             allowed = np.zeros(self._taat.size, dtype=bool)
@@ -415,6 +424,12 @@ class Searcher:
         total = candidates.size if codes is None else np.unique(codes[candidates]).size
         return scored, max(int(total), len(scored))
 
+    def _array_leaves(self, query: Query):
+        """The query's leaves when array scoring applies (flat OR, index big enough), else None."""
+        if self._taat.size < self.array_scoring_min_docs:
+            return None
+        return flat_leaves(query)
+
     def _column(self, name: str):
         """A column reader, opened once per Searcher: opening the id column reads its whole
         offset table (5 ms at 30k documents, growing with the index)."""
@@ -426,6 +441,8 @@ class Searcher:
         """Near-duplicate group number of every docnum (a document alone is its own group);
         read once per Searcher, so folding and totals are array operations."""
         if self._group_codes is None:
+            import numpy as np
+
             ids, groups = self._column("id"), self._column("group")
             numbers: dict[str, int] = {}
             self._group_codes = np.fromiter(
@@ -498,10 +515,12 @@ class Searcher:
     def _batch_ranked(self, query: Query, limit: int) -> list[tuple[float, int]]:
         """At least the ``limit`` best (score, docnum), plus every document tied with the last,
         so the caller's doc-id tie order is exact; term-at-a-time when the query allows."""
-        leaves = flat_leaves(query)
+        leaves = self._array_leaves(query)
         if leaves is None:
             results = self._searcher.search(query, limit=limit)
             return [(max(0.0, h.score or 0.0), h.docnum) for h in results]
+        import numpy as np
+
         scores, matched = self._taat.scores(leaves)
         top = _top_docnums(scores, np.flatnonzero(matched), limit)
         return [(max(0.0, float(scores[d])), int(d)) for d in top]
@@ -646,6 +665,8 @@ class Searcher:
 def _top_docnums(scores: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
     """The ``k`` best-scoring ``candidates`` and any tied with the k-th (within 1e-6, so the
     exact tie order by doc id is left to the caller)."""
+    import numpy as np
+
     if k >= candidates.size:
         return candidates
     cand_scores = scores[candidates]

@@ -194,6 +194,7 @@ def test_array_scoring_ranks_like_whoosh_matchers(searcher: Searcher, query: str
                                      "swelling and bruising are rare after injections."))
     update_index(searcher.data_dir)
     with Searcher(searcher.data_dir) as fresh:
+        fresh.array_scoring_min_docs = 0  # small test index: force the array path
         assert len(fresh._searcher.leaf_searchers()) > 1 or fresh._searcher.reader().has_deletions()
         query_obj = fresh.build_query(query)
         for kw in ({}, {"all_copies": True}, {"site": "copies.example"}):
@@ -221,7 +222,9 @@ def test_posting_cache_is_bounded_and_changes_nothing(searcher: Searcher) -> Non
     from indexer.rank import TermAtATime
 
     queries = ["swelling bruising", "splint nose glasses", "swelling bruising"]
+    searcher.array_scoring_min_docs = 0  # small test index: force the array path
     with Searcher(searcher.data_dir, posting_cache_bytes=0) as uncached:
+        uncached.array_scoring_min_docs = 0
         expected = [[(h.id, h.score) for h in search(uncached, q).hits] for q in queries]
     assert [[(h.id, h.score) for h in search(searcher, q).hits] for q in queries] == expected
     small = TermAtATime(searcher._searcher, searcher.params, cache_bytes=64)
