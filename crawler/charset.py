@@ -101,3 +101,16 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
         return body.decode(charset, errors="replace"), charset
     except LookupError:
         return body.decode("utf-8", errors="replace"), "utf-8"
+
+
+def looks_binary(body: bytes, sample: int = 8192) -> bool:
+    """Bytes that no HTML page consists of: NULs or many control characters in the first
+    ``sample`` bytes. Servers send images and archives as text/html; stored as a "page" they
+    would only feed the cleaner mojibake. UTF-16 (with its BOM) is text, not binary."""
+    head = body[:sample]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return bool(head) and controls / len(head) > 0.05

@@ -137,6 +137,7 @@ def update_index(data_dir: Path, *, rebuild: bool = False,
     started = time.monotonic()
     with DataDirLock(data_dir, "index", wait=wait, command="aesthetics index"):
         with Store.open(data_dir, create=False) as store:
+            store.mark_interrupted_runs(("index",))  # we hold the index lock: they are dead
             run = store.start_run("index", {"rebuild": rebuild})
             try:
                 report = _update(store, data_dir, rebuild, say, started)
@@ -243,8 +244,12 @@ def _rebuild(store: Store, root: Path, live: Path | None, say: Callable[[str], N
         say("committing")
         writer.commit()
     except BaseException:
-        writer.cancel()
-        shutil.rmtree(target, ignore_errors=True)
+        try:
+            writer.cancel()
+        except OSError:
+            pass  # a full disk fails the cancel too; the half-written version goes anyway
+        finally:
+            shutil.rmtree(target, ignore_errors=True)
         raise
     dup.save(target)
     say("swapping in the new index")

@@ -48,3 +48,11 @@ def test_utf8_and_bom() -> None:
 def test_legacy_western_page() -> None:
     text, charset = decode_html("<p>Rhinoplastie : résultats</p>".encode("cp1252"), None)
     assert "résultats" in text
+
+
+def test_binary_bytes_are_not_html() -> None:
+    from crawler.charset import looks_binary
+
+    assert looks_binary(bytes(range(256)) * 20)
+    assert not looks_binary("<html><body><p>玻尿酸 filler</p></body></html>".encode("gb18030"))
+    assert not looks_binary("<p>text</p>".encode("utf-16"))

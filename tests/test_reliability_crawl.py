@@ -329,9 +329,6 @@ def test_broken_bytes_are_decoded_not_fatal(hostile_crawl) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="crawler stores 6 KB of random bytes sent as text/html as "
-                   "a page (decoded as cp1252, 21 NUL characters, status 200, no error) instead "
-                   "of recording it as an error of the run")
 def test_binary_served_as_html_is_recorded_as_an_error(hostile_crawl) -> None:
     server, _data_dir, done, _elapsed = hostile_crawl
     errors = {e["url"] for e in json.loads(done.stdout)["errors"]}

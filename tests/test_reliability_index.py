@@ -211,9 +211,6 @@ def test_kill_9_during_index_then_rerun(indexed_template: Path, tmp_path: Path,
         assert _found(data_dir, f"mk{i:05d}") == [f"d{i:05d}"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug in indexer.build.update_index: the runs row of an "
-                   "index run killed by SIGKILL keeps outcome='running' after the next index run "
-                   "(AssertionError: 'running' in ['ok', 'running', 'ok'])")
 def test_killed_index_run_is_not_left_running(indexed_template: Path, tmp_path: Path) -> None:
     data_dir = _changed_copy(indexed_template, tmp_path)
     live = current_version(data_dir)

@@ -194,9 +194,6 @@ def test_full_disk_during_index_keeps_the_previous_index(tiny_fs: Path) -> None:
     assert len(list((data_dir / "index").glob("v[0-9]*"))) <= 2  # live + previous only
 
 
-@pytest.mark.xfail(strict=True, reason="bug in indexer.build._rebuild: when commit fails with "
-                   "ENOSPC, writer.cancel() raises OSError too, so shutil.rmtree(target) never "
-                   "runs and the half-written version dir stays on the full disk")
 def test_failed_rebuild_leaves_no_half_written_version(tiny_fs: Path) -> None:
     data_dir, live, _failed = _full_during_rebuild(tiny_fs)
     leftovers = [v.name for v in (data_dir / "index").glob("v[0-9]*") if v != live]

@@ -26,7 +26,7 @@ from scrapy.http import Request, Response
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
-from crawler.charset import decode_html
+from crawler.charset import decode_html, looks_binary
 from crawler.items import PageItem
 from crawler.middlewares import SkipRequest
 from crawler.urls import canonicalize, is_http, netloc_of
@@ -161,6 +161,9 @@ class SiteSpider(scrapy.Spider):
             yield PageItem(url=meta["frontier_url"], **common)
             return
         ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        if looks_binary(response.body):
+            ctx.request_done(response.request, "failed", f"binary content served as {ctype or 'HTML'}")
+            return
         html, charset = decode_html(response.body, ctype)
         found = read_page(html, response.url)
         directives = robots_directives(
