@@ -17,7 +17,6 @@ import json
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,7 +25,6 @@ sys.path.insert(0, str(REPO))
 from indexer.annotate import Annotator  # noqa: E402
 
 DEFAULT_SET = REPO / "tests" / "data" / "annotation_set.jsonl"
-RESULTS = REPO / "bench" / "RESULTS.md"
 
 
 @dataclass
@@ -137,14 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.show_errors:
         print("\n".join(errors) or "no errors")
     if not args.no_record:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        command = "python bench/annotation.py" + (" --sweep" if args.sweep else "")
-        section = (f"\n## Annotation quality — {stamp}\n\nCommand: `{command}`\n\n"
-                   + "\n".join(lines) + "\n")
-        with RESULTS.open("a", encoding="utf-8") as fh:
-            if fh.tell() == 0:
-                fh.write("# Benchmark results\n")
-            fh.write(section)
+        from bench.results import record
+
+        record("Annotation quality", "\n".join(lines))
     return 0
 
 

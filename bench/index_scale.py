@@ -177,13 +177,29 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {r['engine']} | {r['docs']} | {r['build_s']} | {r['docs_per_s']} | "
                      f"{r['peak_rss_mb']} | {cell(r, 'short')} | {cell(r, 'long')} | "
                      f"{cell(r, 'short_cold')} | {cell(r, 'long_cold')} |")
-    table = "\n".join(lines)
+    table = "\n".join(lines) + "\n\n" + latency_chart(rows)
     print(table)
     if not args.no_append:
         from bench.results import record
 
         record("Index scale: Whoosh vs tantivy-py (bench/index_scale.py)", table)
     return 0
+
+
+def latency_chart(rows: list[dict], width: int = 50) -> str:
+    """Whoosh's p95 latency against corpus size as text bars, so the growth curve is
+    visible at a glance in RESULTS.md (no plotting library needed)."""
+    series = [(kind, r["docs"], r[kind]["p95_ms"]) for r in rows if r["engine"] == "whoosh"
+              for kind in ("short", "long") if kind in r]
+    if not series:
+        return ""
+    top = max(ms for _, _, ms in series) or 1.0
+    out = ["```", f"Whoosh p95 latency by corpus size (bar = {top / width:.1f} ms per #)"]
+    for kind, docs, ms in series:
+        out.append(f"{kind:>5} {docs:>7,} docs |{'#' * max(1, round(ms / top * width)):<{width}}| "
+                   f"{ms:.1f} ms")
+    out.append("```")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
