@@ -74,8 +74,11 @@ class Store:
                 raise StorageError(f"cannot create data dir {data_dir}: {exc.strerror}") from exc
         elif path.is_dir():
             raise CorpusFileError(f"{path} is a directory, not a corpus database")
-        if not create and not os.access(data_dir, os.W_OK):
-            return cls._open_readonly(path, timeout)
+        if not os.access(data_dir, os.W_OK):
+            if not create:
+                return cls._open_readonly(path, timeout)
+            raise StorageError(f"cannot write {path}: the data dir {data_dir} is read-only "
+                               "(commands that only read, like search, show and stats, still work)")
         try:
             conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None,
                                    check_same_thread=False)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # numpy is imported on first use: `aesthetics search` startup
     import numpy as np
 
 SNIPPET_CHARS = 200      # about two terminal lines
+MAX_SUGGEST_CHARS = 30   # longer "words" are pasted junk; Whoosh's corrector is slow on them
 OTHER_SCRIPT_EXPANSIONS = 3  # e.g. Chinese forms added to an English query, and vice versa
 TIE_MARGIN = 20          # extra hits fetched so ties at the page edge are ordered by doc id
 # Below this many documents Whoosh's matchers are fast enough and a one-shot search need not
@@ -132,8 +133,19 @@ def _outside_quotes(text: str) -> str:
     return re.sub(r'"[^"]*"', lambda m: " " * len(m.group()), text)
 
 
-def _pointed(text: str, at: int, message: str) -> str:
-    return f"bad query: {message} (column {at + 1})\n  {text}\n  {' ' * at}^"
+def _pointed(text: str, at: int, message: str, window: int = 70) -> str:
+    """The message, the query and a caret under the problem; a long query is shown as the
+    part around the problem, so a 10,000-character query does not flood the terminal."""
+    start = max(0, min(at - window // 2, len(text) - window))
+    shown = text[start:start + window]
+    left = "…" if start > 0 else ""
+    right = "…" if start + window < len(text) else ""
+    return (f"bad query: {message} (column {at + 1})\n  {left}{shown}{right}\n"
+            f"  {' ' * (len(left) + at - start)}^")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
 
 def parse_date(value: str, what: str, end_of_day: bool = False) -> datetime:
@@ -331,7 +343,7 @@ class Searcher:
             try:
                 query = self._parser.parse(text)
             except Exception as exc:  # noqa: BLE001 - Whoosh raises assorted parse errors
-                raise QuerySyntaxError(f"bad query {text!r}: {exc}") from exc
+                raise QuerySyntaxError(f"bad query {_short(text)!r}: {_short(str(exc))}") from exc
         else:
             query = self.free_text_query(text)
         extra = self.expansions(text)
@@ -641,7 +653,8 @@ class Searcher:
         for match in _WORD.finditer(out):
             word = match.group()
             low = word.lower()
-            if low in STOP_WORDS or word in _OPERATORS or (spell_field, low) in reader:
+            if (low in STOP_WORDS or word in _OPERATORS or len(word) > MAX_SUGGEST_CHARS
+                    or (spell_field, low) in reader):
                 continue
             stems = self._terms(word)
             if stems and all(("text", t) in reader or ("title", t) in reader for t in stems):

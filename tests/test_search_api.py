@@ -231,3 +231,12 @@ def test_posting_cache_is_bounded_and_changes_nothing(searcher: Searcher) -> Non
     for word in ("swelling", "bruising", "splint", "nose", "glasses"):
         small._postings("text", word)
         assert small._cached <= 64
+
+
+def test_syntax_error_on_a_huge_query_shows_the_part_around_the_problem() -> None:
+    from indexer.search import _pointed
+
+    message = _pointed("a" * 5000 + '"' + "b" * 5000, 5000, "unbalanced quote")
+    query_line, caret_line = message.splitlines()[1:]
+    assert len(query_line) < 100 and "column 5001" in message
+    assert query_line[caret_line.index("^")] == '"'
