@@ -563,13 +563,7 @@ def refresh(store: Store, data_dir: Path, sources: list[Source], config: CrawlCo
     checked_before = {u: p.checked_at for u in plan.revisit + plan.skipped + listings
                       if (p := store.get_page(u, with_html=False)) is not None}
 
-    # Per-response overhead matters when most answers are empty 304s. Scrapy re-reads the
-    # spider's source for every response to warn about generators that return values, and
-    # starts CONCURRENT_ITEMS (100) asyncio workers for every response's output even though
-    # a 304 yields one item and our pipeline is synchronous.
-    settings = {"WARN_ON_GENERATOR_RETURN_VALUE": False, "CONCURRENT_ITEMS": 1,
-                **config.settings}
-    crawl_report = crawl(replace(config, sources=sources, resume=True, settings=settings),
+    crawl_report = crawl(replace(config, sources=sources, resume=True),
                          data_dir,
                          on_page=on_page, progress=progress, conditional=True,
                          revisit=plan.revisit + plan.new)
