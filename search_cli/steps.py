@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from corpus.errors import BusyError
+from corpus.errors import BusyError, NothingYetError
 from corpus.store import Store
 from search_cli.output import info, progress
 
@@ -59,7 +59,7 @@ class DocumentStep:
         if self._processor is None and self.store is None and self._own_store:
             try:
                 self.store = Store.open(self.data_dir, create=False)
-            except Exception:  # noqa: BLE001 - nothing stored, nothing to finish
+            except NothingYetError:  # nothing was ever stored: nothing to finish
                 return {}
         pending = self._ready().process_pending()
         if self._own_store and self.store is not None:
