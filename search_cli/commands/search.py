@@ -192,7 +192,7 @@ def print_result(query: str, result: SearchResult, request: SearchRequest, fmt: 
 
 
 def _csv_writer(columns: list[str]) -> csv.DictWriter:
-    writer = csv.DictWriter(click.get_text_stream("stdout"), fieldnames=columns,
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns,
                             extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     return writer
