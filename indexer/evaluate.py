@@ -6,9 +6,6 @@ out, a query with no results scores 0, the run holds the top 1000 documents per 
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,6 +14,7 @@ from pathlib import Path
 import ir_measures
 
 from corpus.errors import BadInputError
+from indexer.queries import open_text, read_queries  # noqa: F401 - read_queries is part of this API
 
 DEFAULT_METRICS = ("nDCG@10", "R@100", "AP")
 RUN_DEPTH = 1000
@@ -29,16 +27,6 @@ class Evaluation:
     metrics: dict[str, float]
     queries: int
     latencies: list[float] = field(default_factory=list)
-
-
-def _open_text(path: Path):
-    """A text stream of a plain or gzipped UTF-8 file; a missing file is bad input."""
-    try:
-        if path.suffix == ".gz":
-            return gzip.open(path, "rt", encoding="utf-8")
-        return path.open(encoding="utf-8")
-    except OSError as exc:
-        raise BadInputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def parse_metrics(names: Iterable[str]) -> list:
@@ -56,7 +44,7 @@ def parse_metrics(names: Iterable[str]) -> list:
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     """BEIR qrels TSV (header ``query-id corpus-id score``) or TREC qrels (``qid 0 doc rel``)."""
     qrels: dict[str, dict[str, int]] = {}
-    with _open_text(Path(path)) as fh:
+    with open_text(Path(path)) as fh:
         for lineno, line in enumerate(fh, 1):
             parts = line.split()
             if not parts or (lineno == 1 and parts[0] == "query-id"):
@@ -73,30 +61,6 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     if not qrels:
         raise BadInputError(f"{path}: no relevance judgments found")
     return qrels
-
-
-def read_queries(path: Path, only: Iterable[str] | None = None) -> list[tuple[str, str]]:
-    """Queries as (id, text) from JSONL ``{"_id", "text"}`` or TSV ``id<TAB>text``."""
-    wanted = set(only) if only is not None else None
-    out: list[tuple[str, str]] = []
-    with _open_text(Path(path)) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            if line.lstrip().startswith("{"):
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise BadInputError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
-                qid, text = obj.get("_id", obj.get("id")), obj.get("text", obj.get("query"))
-            else:
-                row = next(csv.reader([line.rstrip("\n")], delimiter="\t"))
-                qid, text = (row[0], row[1]) if len(row) >= 2 else (None, None)
-            if qid is None or not isinstance(text, str):
-                raise BadInputError(f"{path}:{lineno}: expected {{\"_id\": ..., \"text\": ...}}")
-            if wanted is None or str(qid) in wanted:
-                out.append((str(qid), text))
-    return out
 
 
 def evaluate(searcher, queries: list[tuple[str, str]], qrels: dict[str, dict[str, int]],

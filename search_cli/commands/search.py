@@ -8,7 +8,6 @@ stays fast) and nothing of the crawl (no Scrapy, Twisted or trafilatura, ever).
 from __future__ import annotations
 
 import csv
-import json
 import re
 import shutil
 import sys
@@ -204,30 +203,6 @@ def _csv_row(record: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------- batch mode
-def read_queries(path: Path) -> list[tuple[str, str]]:
-    """Queries file: JSONL lines ``{"_id": ..., "text": ...}`` (the BEIR queries format)."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BadInputError(f"--queries: cannot read {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"--queries: {path} is not UTF-8 text ({exc.reason})") from exc
-    pairs = []
-    for lineno, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadInputError(f"--queries: {path}:{lineno}: invalid JSON ({exc.msg})") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("_id"), str | int) \
-                or not isinstance(obj.get("text"), str):
-            raise BadInputError(
-                f'--queries: {path}:{lineno}: expected {{"_id": ..., "text": "..."}}')
-        pairs.append((str(obj["_id"]), obj["text"]))
-    return pairs
-
-
 def _batch_hits(index: Index, pairs: list[tuple[str, str]],
                 request: SearchRequest) -> Iterator[tuple[str, str, list[Hit]]]:
     """(qid, text, hits) per query. The engine's batch path is used when no filter asks for
@@ -337,7 +312,7 @@ def search(query: str | None, procedures: tuple[str, ...], risks: tuple[str, ...
         query or "", procedures=list(procedures), risks=list(risks), site=site, since=since,
         until=until, lang=lang, limit=limit or (DEFAULT_BATCH_LIMIT if batch else DEFAULT_LIMIT),
         page=page, sort=sort, explain=explain, all_copies=all_copies)
-    pairs = read_queries(queries) if queries is not None else []
+    pairs = _read_queries(queries) if queries is not None else []
     with open_index(app().data_dir) as index:
         if batch:
             print_batch(_batch_hits(index, pairs, request), fmt, tag, explain)
@@ -444,3 +419,12 @@ def _print_history(doc: Document, versions: list, fmt: str) -> None:
     click.echo(f"\n=== current, since {doc.updated_at} (hash {doc.content_hash[:12]})")
     click.echo(doc.title)
     click.echo(doc.text)
+
+
+def _read_queries(path: Path) -> list[tuple[str, str]]:
+    from indexer.queries import read_queries
+
+    try:
+        return read_queries(path)
+    except BadInputError as exc:
+        raise BadInputError(f"--queries: {exc}") from None
