@@ -16,12 +16,18 @@ Why this shape:
   running reader holds is deleted. When segments pile up, the next run rebuilds instead.
 - One writer at a time, behind our own ``DataDirLock`` (Whoosh's own lock fails at once with
   a bare LockError); a second writer waits ``wait`` seconds, then gets BusyError naming the holder.
+- Memory stays bounded as the corpus grows: documents stream from the store, Whoosh spills its
+  posting pool to disk at WRITER_MB, the near-duplicate state is saved and dropped before the
+  Whoosh writer starts, and the (id, hash) versions to mark as indexed are spooled to an
+  unlinked temp file, then marked in batches — only after the commit that holds them.
 """
 
 from __future__ import annotations
 
+import marshal
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,6 +47,7 @@ POINTER = "CURRENT"
 VERSION_PREFIX = "v"
 MAX_SEGMENTS = 8       # more segments than this and the next update rebuilds (merged, faster)
 WRITER_MB = 256        # Whoosh's in-memory posting pool before it spills to disk (bounded RAM)
+MARK_BATCH = 5000      # documents marked as indexed per store transaction
 
 
 @dataclass
@@ -123,6 +130,50 @@ def index_fields(doc: Document) -> dict:
     return {k: v for k, v in fields.items() if v not in (None, "")}
 
 
+def _live_documents(version: Path) -> int:
+    """Undeleted documents in the index, counted from its table of contents: opening a reader
+    for the count mapped most of the freshly written segment files into this process."""
+    return sum(segment.doc_count() for segment in whoosh_index.open_dir(str(version))._segments())
+
+
+# ---------------------------------------------------------------------- indexed versions
+class _Versions:
+    """The (id, content_hash, deleted) versions written to the index, spooled to an unlinked
+    temp file: held in a list they cost ~250 bytes per document until the end of the run.
+
+    They are marked in the store only after the Whoosh commit that holds them (``mark``), in
+    batches; a kill between batches leaves some documents unmarked, and the next run only
+    writes them again (an update of identical content), it never misses one.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._file = tempfile.TemporaryFile(dir=directory, prefix=".indexed-")
+        self.count = 0
+
+    def add(self, doc: Document) -> None:
+        marshal.dump((doc.id, doc.content_hash, doc.deleted), self._file)
+        self.count += 1
+
+    def _read(self) -> Iterator[tuple[str, str, bool]]:
+        self._file.seek(0)
+        for _ in range(self.count):
+            yield marshal.load(self._file)
+
+    def mark(self, store: Store, when: str, batch: int = MARK_BATCH) -> None:
+        """Mark every spooled version as indexed at ``when``, ``batch`` per transaction."""
+        pending: list[tuple[str, str, bool]] = []
+        for version in self._read():
+            pending.append(version)
+            if len(pending) >= batch:
+                store.mark_indexed(pending, when=when)
+                pending.clear()
+        if pending:
+            store.mark_indexed(pending, when=when)
+
+    def close(self) -> None:
+        self._file.close()
+
+
 # ---------------------------------------------------------------------- entry point
 def update_index(data_dir: Path, *, rebuild: bool = False,
                  progress: Callable[[str], None] | None = None,
@@ -189,32 +240,35 @@ def _incremental(store: Store, ix, live: Path, say: Callable[[str], None],
     say("finding near-duplicates")
     store.set_dup_groups(dup.update(changes()))
     added = updated = deleted = 0
-    ids: list[tuple[str, str, bool]] = []  # (id, content_hash, deleted) as indexed
-    if pending:
-        with ix.searcher() as searcher:
-            writer = ix.writer(limitmb=WRITER_MB)
-            try:
-                for doc in store.documents_to_index():
-                    known = searcher.document_number(id=doc.id) is not None
-                    if doc.deleted:
-                        writer.delete_by_term("id", doc.id)
-                        deleted += known
-                    else:
-                        writer.update_document(**index_fields(doc))
-                        updated += known
-                        added += not known
-                    ids.append((doc.id, doc.content_hash, doc.deleted))
-                    if len(ids) % 1000 == 0:
-                        say(f"indexed {len(ids)} documents")
-                say("committing")
-                writer.commit(mergetype=NO_MERGE)
-            except BaseException:
-                writer.cancel()
-                raise
-    dup.save(live)
-    store.mark_indexed(ids, when=when)
-    total = whoosh_index.open_dir(str(live)).doc_count()
-    return IndexReport(added, updated, deleted, total, time.monotonic() - started, False)
+    versions = _Versions(live.parent)
+    try:
+        if pending:
+            with ix.searcher() as searcher:
+                writer = ix.writer(limitmb=WRITER_MB)
+                try:
+                    for doc in store.documents_to_index():
+                        known = searcher.document_number(id=doc.id) is not None
+                        if doc.deleted:
+                            writer.delete_by_term("id", doc.id)
+                            deleted += known
+                        else:
+                            writer.update_document(**index_fields(doc))
+                            updated += known
+                            added += not known
+                        versions.add(doc)
+                        if versions.count % 1000 == 0:
+                            say(f"indexed {versions.count} documents")
+                    say("committing")
+                    writer.commit(mergetype=NO_MERGE)
+                except BaseException:
+                    writer.cancel()
+                    raise
+        dup.save(live)
+        versions.mark(store, when)
+    finally:
+        versions.close()
+    return IndexReport(added, updated, deleted, _live_documents(live), time.monotonic() - started,
+                       False)
 
 
 def _rebuild(store: Store, root: Path, live: Path | None, say: Callable[[str], None],
@@ -227,33 +281,43 @@ def _rebuild(store: Store, root: Path, live: Path | None, say: Callable[[str], N
     store.set_dup_groups(dup.update((doc.id, doc.text) for doc in store.iter_documents()))
     target = _next_version(root)
     target.mkdir()
-    ix = whoosh_index.create_in(str(target), build_schema())
-    writer = ix.writer(limitmb=WRITER_MB)
-    added = deleted = 0
-    ids: list[tuple[str, str, bool]] = []  # (id, content_hash, deleted) as indexed
+    versions = _Versions(root)
     try:
-        for doc in store.iter_documents(include_deleted=True):
-            ids.append((doc.id, doc.content_hash, doc.deleted))
-            if doc.deleted:
-                deleted += doc.indexed_at is None or doc.indexed_at < (doc.updated_at or "")
-                continue
-            writer.add_document(**index_fields(doc))
-            added += 1
-            if added % 1000 == 0:
-                say(f"indexed {added} documents")
-        say("committing")
-        writer.commit()
-    except BaseException:
+        # saved before indexing, so the signatures are not held while Whoosh's pool fills up;
+        # a failed build removes the whole version directory, a killed one is never pointed at
+        dup.save(target)
+        del dup
+        ix = whoosh_index.create_in(str(target), build_schema())
+        writer = ix.writer(limitmb=WRITER_MB)
+        added = deleted = 0
         try:
-            writer.cancel()
-        except OSError:
-            pass  # a full disk fails the cancel too; the half-written version goes anyway
-        finally:
-            shutil.rmtree(target, ignore_errors=True)
+            for doc in store.iter_documents(include_deleted=True):
+                versions.add(doc)
+                if doc.deleted:
+                    deleted += doc.indexed_at is None or doc.indexed_at < (doc.updated_at or "")
+                    continue
+                writer.add_document(**index_fields(doc))
+                added += 1
+                if added % 1000 == 0:
+                    say(f"indexed {added} documents")
+            say("committing")
+            writer.commit()
+        except BaseException:
+            try:
+                writer.cancel()
+            except OSError:
+                pass  # a full disk fails the cancel too; the half-written version goes anyway
+            raise
+    except BaseException:
+        versions.close()
+        shutil.rmtree(target, ignore_errors=True)
         raise
-    dup.save(target)
-    say("swapping in the new index")
-    _point_at(root, target)
-    _prune_versions(root, [target, live])
-    store.mark_indexed(ids, when=when)
-    return IndexReport(added, 0, deleted, ix.doc_count(), time.monotonic() - started, True)
+    try:
+        say("swapping in the new index")
+        _point_at(root, target)
+        _prune_versions(root, [target, live])
+        versions.mark(store, when)
+    finally:
+        versions.close()
+    return IndexReport(added, 0, deleted, _live_documents(target), time.monotonic() - started,
+                       True)

@@ -1,4 +1,4 @@
-"""Near-duplicate detection: MinHash signatures of word shingles, candidates from LSH.
+"""Near-duplicate detection: MinHash signatures of word shingles, candidates from LSH banding.
 
 Portals syndicate one article under their own boilerplate, sometimes with an editor's note
 added. Such copies share most word 4-grams (Jaccard ~0.6-0.95 on our fixtures), while two
@@ -8,6 +8,13 @@ between separates them with a wide margin (see tests/test_dedup.py for the measu
 Groups are the connected components of "estimated Jaccard >= THRESHOLD"; a group's id is its
 smallest document id, so it is stable whichever copy arrives first. Signatures persist in the
 index directory, so an incremental run only hashes new or changed documents.
+
+Memory: signatures live as rows of one 2-D uint32 array, and candidate pairs come from sorting
+each LSH band of that array (numpy), not from datasketch's MinHashLSH, whose per-document
+Python dicts and sets of band keys took ~1 KB per document (hundreds of MB at 100k documents).
+The banding (number of bands, rows per band) is the one MinHashLSH picks for THRESHOLD and
+NUM_PERM, and every candidate is verified on the full signature, so the groups are the same
+(tests/test_dedup.py compares them with a MinHashLSH reference).
 """
 
 from __future__ import annotations
@@ -15,11 +22,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
 from pathlib import Path
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash, MinHashLSH
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from indexer.analysis import CJK_CHARS, fold
 
@@ -52,7 +62,7 @@ def signature(text: str) -> np.ndarray | None:
     sh = shingles(text)
     if len(sh) < MIN_SHINGLES:
         return None
-    mh = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
+    mh = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, permutations=_permutations())
     mh.update_batch([s.encode("utf-8") for s in sh])
     return mh.hashvalues.astype(np.uint32)
 
@@ -62,11 +72,154 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a == b))
 
 
+@cache
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The seed's permutations, drawn once: drawing them for every document cost a quarter
+    of the hashing time, and the signature is the same either way."""
+    return MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
+
+
+@cache
+def banding() -> tuple[int, int]:
+    """(bands, rows per band): the split datasketch's MinHashLSH chooses for THRESHOLD."""
+    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
+    return lsh.b, lsh.r
+
+
+class Signatures(Mapping[str, np.ndarray]):
+    """Signatures by document id, stored as rows of one 2-D uint32 array.
+
+    A dict of 100k small numpy arrays costs ~3x the memory of their values and has to be
+    copied into one array for banding anyway. Rows freed by deleted documents are reused.
+    """
+
+    def __init__(self, ids: Iterable[str] = (), rows: np.ndarray | None = None) -> None:
+        self._row: dict[str, int] = {doc_id: n for n, doc_id in enumerate(ids)}
+        data = np.zeros((0, NUM_PERM), np.uint32) if rows is None else rows
+        if data.ndim != 2 or data.shape != (len(self._row), NUM_PERM):
+            raise ValueError(f"signature array of shape {data.shape} for {len(self._row)} ids")
+        self._data = data.astype(np.uint32, copy=True)
+        self._used = len(self._row)  # rows handed out so far, freed ones included
+        self._free: list[int] = []
+
+    def __getitem__(self, doc_id: str) -> np.ndarray:
+        return self._data[self._row[doc_id]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._row)
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def put(self, doc_id: str, sig: np.ndarray) -> None:
+        """Set (or replace) the signature of ``doc_id``."""
+        row = self._row.get(doc_id)
+        if row is None:
+            if self._free:
+                row = self._free.pop()
+            else:
+                if self._used == len(self._data):
+                    grown = np.zeros((max(64, 2 * len(self._data)), NUM_PERM), np.uint32)
+                    grown[:self._used] = self._data[:self._used]
+                    self._data = grown
+                row = self._used
+                self._used += 1
+            self._row[doc_id] = row
+        self._data[row] = sig
+
+    def discard(self, doc_id: str) -> None:
+        """Forget ``doc_id`` (deleted, or now too short to group); no error if unknown."""
+        row = self._row.pop(doc_id, None)
+        if row is not None:
+            self._free.append(row)
+
+    def row_of(self, doc_id: str) -> int | None:
+        """The row holding ``doc_id``'s signature, or None."""
+        return self._row.get(doc_id)
+
+    def rows(self) -> np.ndarray:
+        """Row numbers of the live signatures, in iteration (id insertion) order."""
+        return np.fromiter(self._row.values(), dtype=np.intp, count=len(self._row))
+
+    def matrix(self, rows: np.ndarray) -> np.ndarray:
+        """The signatures at ``rows``, one per line (a copy)."""
+        return self._data[rows]
+
+    def row_count(self) -> int:
+        """Rows allocated so far: an upper bound for every row number."""
+        return self._used
+
+
+def _candidate_pairs(sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i < j) of rows that share all values of at least one LSH band, each pair once.
+
+    Per band, rows are sorted by their band values, so each bucket is a run of equal rows;
+    pairs are taken at growing distances within a run, which costs the number of pairs,
+    never rows times the largest bucket.
+    """
+    bands, width = banding()
+    count = len(sigs)
+    codes = [np.zeros(0, np.int64)]
+    for band in range(bands):
+        values = sigs[:, band * width:(band + 1) * width]
+        order = np.lexsort(values.T[::-1])
+        ranked = values[order]
+        starts = np.ones(count, dtype=bool)
+        starts[1:] = np.any(ranked[1:] != ranked[:-1], axis=1)
+        bucket = np.cumsum(starts)
+        step = 1
+        active = np.flatnonzero(~starts[1:])  # positions whose next row is in the same bucket
+        found = []
+        while active.size:
+            first, second = order[active], order[active + step]
+            found.append(np.minimum(first, second).astype(np.int64) * count
+                         + np.maximum(first, second))
+            step += 1
+            active = active[active + step < count]
+            active = active[bucket[active + step] == bucket[active]]
+        if found:
+            codes.append(np.unique(np.concatenate(found)))
+    pairs = np.unique(np.concatenate(codes))
+    return pairs // max(count, 1), pairs % max(count, 1)
+
+
+def _verified(sigs: np.ndarray, first: np.ndarray, second: np.ndarray,
+              chunk: int = 65536) -> np.ndarray:
+    """Which candidate pairs are near-duplicates (same test as ``similarity``), in chunks so
+    the compared rows never need more than a few MB."""
+    keep = np.zeros(len(first), dtype=bool)
+    for start in range(0, len(first), chunk):
+        a, b = first[start:start + chunk], second[start:start + chunk]
+        keep[start:start + chunk] = (np.count_nonzero(sigs[a] == sigs[b], axis=1) / NUM_PERM
+                                     >= THRESHOLD)
+    return keep
+
+
+def components(sigs: np.ndarray) -> np.ndarray:
+    """Component label of each signature row under "estimated Jaccard >= THRESHOLD".
+
+    Identical signatures (exact copies) are collapsed first: they are always linked, and a
+    portal syndicating one article many times would otherwise make buckets of many rows.
+    """
+    if len(sigs) == 0:
+        return np.zeros(0, dtype=np.intp)
+    unique, inverse = np.unique(sigs, axis=0, return_inverse=True)
+    first, second = _candidate_pairs(unique)
+    keep = _verified(unique, first, second)
+    first, second = first[keep], second[keep]
+    graph = coo_matrix((np.ones(len(first), dtype=np.int8), (first, second)),
+                       shape=(len(unique), len(unique)))
+    _count, labels = connected_components(graph, directed=False)
+    return labels[inverse.reshape(-1)]
+
+
+
+
 class DupIndex:
     """Signatures and groups of every live document; loaded from and saved to a directory."""
 
     def __init__(self) -> None:
-        self.sigs: dict[str, np.ndarray] = {}
+        self.sigs: Signatures = Signatures()
         self.groups: dict[str, str] = {}  # doc id -> group id, only for groups of two or more
 
     # ------------------------------------------------------------------ persistence
@@ -79,12 +232,11 @@ class DupIndex:
             return dup
         try:
             with np.load(path, allow_pickle=False) as data:
-                ids = [str(i) for i in data["ids"]]
-                sigs = data["sigs"]
+                sigs = Signatures((str(i) for i in data["ids"]), data["sigs"])
                 groups = json.loads(str(data["groups"]))
         except (OSError, ValueError, KeyError):
             return cls()  # unreadable state only costs a re-hash
-        dup.sigs = {i: sigs[n] for n, i in enumerate(ids)}
+        dup.sigs = sigs
         dup.groups = {k: v for k, v in groups.items() if k in dup.sigs}
         return dup
 
@@ -92,10 +244,9 @@ class DupIndex:
         """Write atomically (temp file + rename): a kill leaves the old state or the new one."""
         directory = Path(directory)
         ids = sorted(self.sigs)
-        sigs = (np.stack([self.sigs[i] for i in ids]) if ids
-                else np.zeros((0, NUM_PERM), dtype=np.uint32))
+        rows = np.fromiter((self.sigs.row_of(i) for i in ids), dtype=np.intp, count=len(ids))
         tmp = directory / f".{STATE_FILE}.{os.getpid()}.tmp.npz"
-        np.savez(tmp, ids=np.array(ids, dtype=str), sigs=sigs,
+        np.savez(tmp, ids=np.array(ids, dtype=str), sigs=self.sigs.matrix(rows),
                  groups=np.array(json.dumps(self.groups, sort_keys=True)))
         os.replace(tmp, directory / STATE_FILE)
 
@@ -103,8 +254,8 @@ class DupIndex:
     def update(self, changed: Iterable[tuple[str, str | None]]) -> dict[str, str | None]:
         """Apply (doc id, text or None for deleted) changes; returns new group ids by doc id.
 
-        Only the components touched by a change are recomputed: the changed documents, the
-        members of their old groups, and everything LSH links to those.
+        Only the components touched by a change are reported and stored: the changed
+        documents, the members of their old groups, and everything now linked to those.
         """
         seeds: set[str] = set()
         members: dict[str, list[str]] = {}
@@ -115,52 +266,44 @@ class DupIndex:
             seeds.update(members.get(self.groups.get(doc_id, ""), ()))
             sig = signature(text) if text is not None else None
             if sig is None:
-                self.sigs.pop(doc_id, None)
+                self.sigs.discard(doc_id)
             else:
-                self.sigs[doc_id] = sig
+                self.sigs.put(doc_id, sig)
         return self._regroup(seeds)
 
     def _regroup(self, seeds: set[str]) -> dict[str, str | None]:
-        lsh = self._lsh()
-        seen: set[str] = set()
+        """Components of the whole link graph, kept for those that contain a seed.
+
+        Computing every component is a few sorts of the band columns (fast in numpy), and a
+        component without a seed cannot have changed: a link only appears or disappears at a
+        changed document, and the old group mates of a changed document are seeds too.
+        """
         result: dict[str, str | None] = {}
-        for seed in sorted(seeds):
-            if seed in seen:
-                continue
-            component = self._component(seed, lsh, seen)
-            group = min(component) if len(component) > 1 else None
-            for member in component:
-                result[member] = group
-                if group is None:
-                    self.groups.pop(member, None)
-                else:
-                    self.groups[member] = group
+        rows = self.sigs.rows()
+        labels = components(self.sigs.matrix(rows))
+        label_of_row = np.full(self.sigs.row_count(), -1, dtype=np.intp)
+        label_of_row[rows] = labels
+        touched = set()
+        for seed in seeds:
+            row = self.sigs.row_of(seed)
+            if row is None:
+                result[seed] = None  # deleted or too short: alone
+            else:
+                touched.add(int(label_of_row[row]))
+        sizes = np.bincount(labels) if len(labels) else np.zeros(0, dtype=np.intp)
+        ids = list(self.sigs)
+        chosen = np.flatnonzero(np.isin(labels, np.fromiter(touched, dtype=np.intp)))
+        pairs = [(ids[n], label) for n, label in
+                 zip(chosen.tolist(), labels[chosen].tolist(), strict=True)]
+        smallest: dict[int, str] = {}
+        for doc_id, label in pairs:
+            if label not in smallest or doc_id < smallest[label]:
+                smallest[label] = doc_id
+        for doc_id, label in pairs:
+            result[doc_id] = smallest[label] if sizes[label] > 1 else None
+        for member, group in result.items():
+            if group is None:
+                self.groups.pop(member, None)
+            else:
+                self.groups[member] = group
         return result
-
-    def _lsh(self) -> MinHashLSH:
-        lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
-        with lsh.insertion_session() as session:
-            for doc_id, sig in self.sigs.items():
-                session.insert(doc_id, self._lean(sig), check_duplication=False)
-        return lsh
-
-    @staticmethod
-    def _lean(sig: np.ndarray) -> LeanMinHash:
-        return LeanMinHash(seed=SEED, hashvalues=sig, scheme=SCHEME)
-
-    def _component(self, seed: str, lsh: MinHashLSH, seen: set[str]) -> set[str]:
-        """Documents connected to ``seed`` by verified near-duplicate links (breadth first)."""
-        component, frontier = {seed}, [seed]
-        seen.add(seed)
-        while frontier:
-            node = frontier.pop()
-            sig = self.sigs.get(node)
-            if sig is None:
-                continue
-            for other in lsh.query(self._lean(sig)):
-                if other in seen or similarity(sig, self.sigs[other]) < THRESHOLD:
-                    continue
-                seen.add(other)
-                component.add(other)
-                frontier.append(other)
-        return component
