@@ -47,8 +47,11 @@ class RankParams:
     coord: float = 0.0             # coordination bonus scale (0 = off; disables block-max)
     prf_docs: int = 10             # pseudo-relevance feedback: top documents read (0 = off)
     prf_terms: int = 20            # feedback terms added
-    prf_weight: float = 0.6        # share of the feedback terms in the final query
-    prf_max_terms: int = 4         # feedback only for queries of at most this many terms (0 = all)
+    prf_weight: float = 0.6        # feedback terms' weight per query term (long queries)
+    prf_temperature: float = 1.0   # feedback document weights: exp(score / T) (long queries)
+    prf_short_terms: int = 4       # queries of at most this many terms are "short"
+    prf_short_weight: float = 1.0  # ... and use these two instead
+    prf_short_temperature: float = 3.0
     idf: str = "lucene"            # "lucene": log(1 + (N-df+.5)/(df+.5)); "whoosh": log(N/(df+1))+1
 
     def with_(self, **changes) -> RankParams:
@@ -111,6 +114,24 @@ def prune_terms(terms: list[str], doc_freqs: dict[str, int], keep: int) -> list[
     ranked = sorted(set(terms), key=lambda t: (doc_freqs.get(t, 0), order[t]))[:keep]
     chosen = set(ranked)
     return [t for t in dict.fromkeys(terms) if t in chosen]
+
+
+def feedback_shares(scores: list[float], temperature: float) -> list[float]:
+    """How much each feedback document votes: ``exp(score / T)``, normalised to sum to 1.
+
+    This is the relevance model's own document weight (a document's query likelihood is
+    the exponential of its log score), here over BM25 scores. A claim with one clear best
+    match (SciFact) then takes its feedback almost only from that document, while a topic
+    with many similar matches (MED, NFCorpus) spreads it over all of them. Votes
+    proportional to the raw score (the earlier rule) let the 9 near-misses of a claim
+    outvote its one answer, which is why feedback used to hurt long queries.
+    """
+    if not scores:
+        return []
+    top = max(scores)
+    weights = [math.exp((s - top) / temperature) for s in scores]
+    total = sum(weights)
+    return [w / total for w in weights]
 
 
 def tie_sorted(scored: Iterable[tuple[float, str]]) -> list[tuple[float, str]]:

@@ -28,6 +28,7 @@ from indexer.rank import (
     POSTING_CACHE_BYTES,
     RankParams,
     TermAtATime,
+    feedback_shares,
     flat_leaves,
     prune_terms,
     tie_sorted,
@@ -252,36 +253,43 @@ class Searcher:
         return Or([p for p in parts if p is not None], scale=self.params.coord or None)
 
     def feedback(self, query: Query, terms: list[str]) -> list[Query]:
-        """RM3-style pseudo-relevance feedback: queries for the terms that dominate the top
-        documents of ``query``, to be OR-ed with it.
+        """Pseudo-relevance feedback (a relevance model): queries for the terms that dominate
+        the top documents of ``query``, to be OR-ed with it.
 
-        Used by ``batch`` (research runs, judged to depth 1000) for short queries only: it
-        raised NFCorpus nDCG@10 by about 0.01 and R@100 by 0.06, but pulled long SciFact claims
-        (usually one relevant abstract) off target; interactive top-10 search skips it to
-        keep latency low. Common terms (in 10% of documents or more) are never added.
-
-        Each top document votes for its terms with (tf / length) x its normalised score; the
-        best ``prf_terms`` new terms join the query with weights summing to ``prf_weight``.
+        Used by ``batch`` (research runs, judged to depth 1000); interactive top-10 search
+        skips it to keep latency low. Each of the ``prf_docs`` top documents votes for its
+        terms with (tf / length) x its share ``exp(score / T)`` (see
+        :func:`indexer.rank.feedback_shares`); the best ``prf_terms`` new terms join the query
+        with weights summing to ``weight`` x the number of query terms. Short queries (a
+        topic, as in NFCorpus) take a flatter vote and a larger weight than sentence-length
+        ones (a claim, as in SciFact). Common terms (in 10% of documents or more) are never
+        added. Measured effect: indexer/rank.py's docstring.
         """
         p = self.params
-        results = self._searcher.search(query, limit=p.prf_docs)
-        top = [(hit.score, hit.docnum) for hit in results]
+        short = len(terms) <= p.prf_short_terms
+        weight = p.prf_short_weight if short else p.prf_weight
+        temperature = p.prf_short_temperature if short else p.prf_temperature
+        fields_of: dict[str, dict] = {}
+        scored: list[tuple[float, str]] = []
+        for score, docnum in self._batch_ranked(query, p.prf_docs):
+            fields = self._searcher.stored_fields(docnum)
+            fields_of[fields["id"]] = fields
+            if score > 0:
+                scored.append((score, fields["id"]))
+        top = tie_sorted(scored)[:p.prf_docs]
         if not top:
             return []
-        total_score = sum(s for s, _ in top) or 1.0
-        weights: dict[str, float] = {}
-        for score, docnum in top:
-            stored = self._searcher.stored_fields(docnum)
+        votes: dict[str, float] = {}
+        for share, (_score, doc_id) in zip(feedback_shares([s for s, _ in top], temperature),
+                                           top, strict=True):
+            fields = fields_of[doc_id]
             tokens = [t.text for t in self._analyzer(
-                (stored.get("title") or "") + " " + (stored.get("text") or ""))]
-            if not tokens:
-                continue
-            share = score / total_score / len(tokens)
+                (fields.get("title") or "") + " " + (fields.get("text") or ""))]
             for token in tokens:
-                weights[token] = weights.get(token, 0.0) + share
+                votes[token] = votes.get(token, 0.0) + share / len(tokens)
         original = set(terms)
         n = self._searcher.doc_count_all()
-        candidates = [(w, t) for t, w in weights.items()
+        candidates = [(w, t) for t, w in votes.items()
                       if t not in original and len(t) > 2 and not t.isdigit()
                       and self._searcher.doc_frequency("text", t) < max(2, 0.1 * n)]
         candidates.sort(key=lambda wt: (-wt[0], wt[1]))
@@ -289,7 +297,7 @@ class Searcher:
         if not chosen:
             return []
         norm = sum(w for w, _ in chosen)
-        return [self._field_query([t], boost=p.prf_weight * len(terms) * w / norm)
+        return [self._field_query([t], boost=weight * len(terms) * w / norm)
                 for w, t in chosen]
 
     def expansions(self, text: str) -> list[Query]:
@@ -511,8 +519,7 @@ class Searcher:
             with self._lock:
                 parts = [base]
                 terms = list(dict.fromkeys(self._terms(text)))
-                if self.params.prf_docs and (not self.params.prf_max_terms
-                                             or len(terms) <= self.params.prf_max_terms):
+                if self.params.prf_docs and terms:
                     # feedback reads the top documents of the user's own words only, so a
                     # synonym's documents cannot vote for themselves
                     parts += self.feedback(base, terms)

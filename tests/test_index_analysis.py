@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
+
 from indexer.analysis import analyze, fold, is_cjk, make_analyzer
-from indexer.rank import DEFAULT, bm25_term, idf, lucene_idf, prune_terms, tie_sorted, weighting
+from indexer.rank import (
+    DEFAULT,
+    bm25_term,
+    feedback_shares,
+    idf,
+    lucene_idf,
+    prune_terms,
+    tie_sorted,
+    weighting,
+)
 
 
 def test_english_terms_are_stemmed_folded_and_stopped() -> None:
@@ -57,6 +68,18 @@ def test_prune_keeps_the_rarest_terms_in_query_order() -> None:
     freqs = {"common": 900, "rare": 2, "mid": 50, "other": 400}
     assert prune_terms(["common", "rare", "mid", "other"], freqs, 2) == ["rare", "mid"]
     assert prune_terms(["a", "b"], {}, 0) == ["a", "b"]
+
+
+def test_feedback_votes_follow_a_clear_winner_and_spread_over_a_close_field() -> None:
+    clear = feedback_shares([30.0, 20.0, 19.5, 19.0], temperature=1.0)
+    assert sum(clear) == pytest.approx(1.0)
+    assert clear[0] > 0.99  # a claim's one answer outvotes its near-misses
+    close = feedback_shares([5.2, 5.0, 4.9, 4.8], temperature=3.0)
+    assert max(close) < 0.3 and min(close) > 0.2  # a topic's matches vote about equally
+    assert feedback_shares([7.0, 7.0], temperature=1.0) == [0.5, 0.5]
+    assert feedback_shares([], temperature=1.0) == []
+    # large scores (long queries) must not overflow
+    assert feedback_shares([900.0, 100.0], temperature=1.0) == [1.0, 0.0]
 
 
 def test_ties_break_by_doc_id() -> None:
