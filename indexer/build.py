@@ -16,10 +16,12 @@ Why this shape:
   running reader holds is deleted. When segments pile up, the next run rebuilds instead.
 - One writer at a time, behind our own ``DataDirLock`` (Whoosh's own lock fails at once with
   a bare LockError); a second writer waits ``wait`` seconds, then gets BusyError naming the holder.
-- Memory stays bounded as the corpus grows: documents stream from the store, Whoosh spills its
-  posting pool to disk at WRITER_MB, the near-duplicate state is saved and dropped before the
-  Whoosh writer starts, and the (id, hash) versions to mark as indexed are spooled to an
-  unlinked temp file, then marked in batches — only after the commit that holds them.
+- Memory stays nearly flat as the corpus grows: documents stream from the store, Whoosh spills
+  its posting pool to disk at WRITER_MB, the near-duplicate state (numpy arrays, see
+  indexer.dedup) is saved and dropped before the Whoosh writer starts, and the (id, hash)
+  versions to mark as indexed are spooled to an unlinked temp file, then marked in batches,
+  only after the commit that holds them. At 100k documents the peak is ~190 MB, of which
+  ~90 MB are imports (bench/RESULTS.md, "Index scale").
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from indexer.schema import build_schema
 POINTER = "CURRENT"
 VERSION_PREFIX = "v"
 MAX_SEGMENTS = 8       # more segments than this and the next update rebuilds (merged, faster)
-WRITER_MB = 256        # Whoosh's in-memory posting pool before it spills to disk (bounded RAM)
+WRITER_MB = 64         # Whoosh's posting pool before it spills a sorted run to disk (bounded RAM)
 MARK_BATCH = 5000      # documents marked as indexed per store transaction
 
 
@@ -159,12 +161,12 @@ class _Versions:
         for _ in range(self.count):
             yield marshal.load(self._file)
 
-    def mark(self, store: Store, when: str, batch: int = MARK_BATCH) -> None:
-        """Mark every spooled version as indexed at ``when``, ``batch`` per transaction."""
+    def mark(self, store: Store, when: str) -> None:
+        """Mark every spooled version as indexed at ``when``, MARK_BATCH per transaction."""
         pending: list[tuple[str, str, bool]] = []
         for version in self._read():
             pending.append(version)
-            if len(pending) >= batch:
+            if len(pending) >= MARK_BATCH:
                 store.mark_indexed(pending, when=when)
                 pending.clear()
         if pending:
@@ -239,6 +241,11 @@ def _incremental(store: Store, ix, live: Path, say: Callable[[str], None],
 
     say("finding near-duplicates")
     store.set_dup_groups(dup.update(changes()))
+    # Saved (and dropped) before Whoosh's pool fills up. Saving ahead of the commit is safe:
+    # every document whose group changed was just unmarked by set_dup_groups, so if this run
+    # dies, the next one takes all of them as changes again and regroups them the same way.
+    dup.save(live)
+    del dup
     added = updated = deleted = 0
     versions = _Versions(live.parent)
     try:
@@ -263,7 +270,6 @@ def _incremental(store: Store, ix, live: Path, say: Callable[[str], None],
                 except BaseException:
                     writer.cancel()
                     raise
-        dup.save(live)
         versions.mark(store, when)
     finally:
         versions.close()

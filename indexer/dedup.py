@@ -40,6 +40,7 @@ MIN_SHINGLES = 8     # shorter texts are never grouped (a title-only stub matche
 SEED = 7
 SCHEME = "affine32"  # datasketch 2 permutation scheme; 32-bit hash values
 STATE_FILE = "dedup.npz"
+CHUNK = 8192         # signature rows compared at once (8192 x 64 x 8 bytes = 4 MB at most)
 
 _UNIT = re.compile(rf"[{CJK_CHARS}]|[^\W{CJK_CHARS}]+")
 
@@ -98,7 +99,7 @@ class Signatures(Mapping[str, np.ndarray]):
         data = np.zeros((0, NUM_PERM), np.uint32) if rows is None else rows
         if data.ndim != 2 or data.shape != (len(self._row), NUM_PERM):
             raise ValueError(f"signature array of shape {data.shape} for {len(self._row)} ids")
-        self._data = data.astype(np.uint32, copy=True)
+        self._data = data.astype(np.uint32, copy=False)  # the caller hands the array over
         self._used = len(self._row)  # rows handed out so far, freed ones included
         self._free: list[int] = []
 
@@ -141,27 +142,39 @@ class Signatures(Mapping[str, np.ndarray]):
         """Row numbers of the live signatures, in iteration (id insertion) order."""
         return np.fromiter(self._row.values(), dtype=np.intp, count=len(self._row))
 
-    def matrix(self, rows: np.ndarray) -> np.ndarray:
-        """The signatures at ``rows``, one per line (a copy)."""
-        return self._data[rows]
+    def in_row_order(self) -> tuple[list[str], np.ndarray]:
+        """(ids, their signatures) ordered by row: a view of the array when no row was freed
+        or reused (a full build), a compacted copy otherwise."""
+        rows = self.rows()
+        ids = list(self._row)
+        if np.array_equal(rows, np.arange(len(rows))):
+            return ids, self._data[:len(rows)]
+        order = np.argsort(rows)
+        return [ids[n] for n in order.tolist()], self._data[rows[order]]
+
+    @property
+    def data(self) -> np.ndarray:
+        """The whole array, free rows included (index it with ``rows()``); do not modify."""
+        return self._data
 
     def row_count(self) -> int:
         """Rows allocated so far: an upper bound for every row number."""
         return self._used
 
 
-def _candidate_pairs(sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (i < j) of rows that share all values of at least one LSH band, each pair once.
+def _candidate_pairs(data: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i < j) of positions in ``reps`` (rows of ``data``) that share all values of at
+    least one LSH band, each pair once.
 
     Per band, rows are sorted by their band values, so each bucket is a run of equal rows;
     pairs are taken at growing distances within a run, which costs the number of pairs,
     never rows times the largest bucket.
     """
     bands, width = banding()
-    count = len(sigs)
+    count = len(reps)
     codes = [np.zeros(0, np.int64)]
     for band in range(bands):
-        values = sigs[:, band * width:(band + 1) * width]
+        values = data[reps, band * width:(band + 1) * width]
         order = np.lexsort(values.T[::-1])
         ranked = values[order]
         starts = np.ones(count, dtype=bool)
@@ -183,36 +196,58 @@ def _candidate_pairs(sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pairs // max(count, 1), pairs % max(count, 1)
 
 
-def _verified(sigs: np.ndarray, first: np.ndarray, second: np.ndarray,
-              chunk: int = 65536) -> np.ndarray:
+def _verified(data: np.ndarray, reps: np.ndarray, first: np.ndarray, second: np.ndarray
+              ) -> np.ndarray:
     """Which candidate pairs are near-duplicates (same test as ``similarity``), in chunks so
-    the compared rows never need more than a few MB."""
+    the compared rows never take more than a few MB."""
     keep = np.zeros(len(first), dtype=bool)
-    for start in range(0, len(first), chunk):
-        a, b = first[start:start + chunk], second[start:start + chunk]
-        keep[start:start + chunk] = (np.count_nonzero(sigs[a] == sigs[b], axis=1) / NUM_PERM
-                                     >= THRESHOLD)
+    for start in range(0, len(first), CHUNK):
+        a = data[reps[first[start:start + CHUNK]]]
+        b = data[reps[second[start:start + CHUNK]]]
+        keep[start:start + CHUNK] = np.count_nonzero(a == b, axis=1) / NUM_PERM >= THRESHOLD
     return keep
 
 
-def components(sigs: np.ndarray) -> np.ndarray:
-    """Component label of each signature row under "estimated Jaccard >= THRESHOLD".
+def _distinct(data: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(one row per distinct signature, position of each of ``rows``' signature in it).
 
-    Identical signatures (exact copies) are collapsed first: they are always linked, and a
-    portal syndicating one article many times would otherwise make buckets of many rows.
+    Exact copies are collapsed first: they are always linked, and a portal syndicating one
+    article many times would otherwise fill LSH buckets with identical rows. Rows are sorted
+    by a 64-bit fingerprint and compared with their neighbour in full, so a fingerprint
+    collision can only leave two copies apart (then LSH links them), never merge two
+    different signatures; no copy of the whole signature matrix is made.
     """
-    if len(sigs) == 0:
+    count = len(rows)
+    weights = np.random.default_rng(SEED).integers(1, 2**63, NUM_PERM, dtype=np.uint64) | 1
+    prints = np.empty(count, dtype=np.uint64)
+    for start in range(0, count, CHUNK):
+        block = data[rows[start:start + CHUNK]].astype(np.uint64)
+        prints[start:start + CHUNK] = (block * weights).sum(axis=1)  # wraps mod 2**64
+    order = np.argsort(prints, kind="stable")
+    new = np.ones(count, dtype=bool)
+    for start in range(1, count, CHUNK):
+        here, before = order[start:start + CHUNK], order[start - 1:start - 1 + CHUNK]
+        before = before[:len(here)]
+        new[start:start + len(here)] = ((prints[here] != prints[before])
+                                        | np.any(data[rows[here]] != data[rows[before]], axis=1))
+    inverse = np.empty(count, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return rows[order[new]], inverse
+
+
+def components(data: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Component label of each of ``rows`` (signature rows of ``data``) under the link
+    "estimated Jaccard >= THRESHOLD"; memory stays a few arrays of one number per row."""
+    if len(rows) == 0:
         return np.zeros(0, dtype=np.intp)
-    unique, inverse = np.unique(sigs, axis=0, return_inverse=True)
-    first, second = _candidate_pairs(unique)
-    keep = _verified(unique, first, second)
+    reps, inverse = _distinct(data, rows)
+    first, second = _candidate_pairs(data, reps)
+    keep = _verified(data, reps, first, second)
     first, second = first[keep], second[keep]
     graph = coo_matrix((np.ones(len(first), dtype=np.int8), (first, second)),
-                       shape=(len(unique), len(unique)))
+                       shape=(len(reps), len(reps)))
     _count, labels = connected_components(graph, directed=False)
-    return labels[inverse.reshape(-1)]
-
-
+    return labels[inverse]
 
 
 class DupIndex:
@@ -233,7 +268,7 @@ class DupIndex:
         try:
             with np.load(path, allow_pickle=False) as data:
                 sigs = Signatures((str(i) for i in data["ids"]), data["sigs"])
-                groups = json.loads(str(data["groups"]))
+                groups = json.loads(data["groups"].item())  # bytes, or str in older files
         except (OSError, ValueError, KeyError):
             return cls()  # unreadable state only costs a re-hash
         dup.sigs = sigs
@@ -241,13 +276,17 @@ class DupIndex:
         return dup
 
     def save(self, directory: Path) -> None:
-        """Write atomically (temp file + rename): a kill leaves the old state or the new one."""
+        """Write atomically (temp file + rename): a kill leaves the old state or the new one.
+
+        Ids go in row order, so after a full build (no freed rows) the signatures are written
+        straight from their array, and the groups as UTF-8 bytes (a numpy str array of the
+        JSON text would take four bytes per character): saving 100k documents copies little.
+        """
         directory = Path(directory)
-        ids = sorted(self.sigs)
-        rows = np.fromiter((self.sigs.row_of(i) for i in ids), dtype=np.intp, count=len(ids))
+        ids, sigs = self.sigs.in_row_order()
+        groups = json.dumps(self.groups, sort_keys=True).encode("utf-8")
         tmp = directory / f".{STATE_FILE}.{os.getpid()}.tmp.npz"
-        np.savez(tmp, ids=np.array(ids, dtype=str), sigs=self.sigs.matrix(rows),
-                 groups=np.array(json.dumps(self.groups, sort_keys=True)))
+        np.savez(tmp, ids=np.array(ids, dtype=str), sigs=sigs, groups=np.array(groups))
         os.replace(tmp, directory / STATE_FILE)
 
     # ------------------------------------------------------------------ grouping
@@ -280,7 +319,7 @@ class DupIndex:
         """
         result: dict[str, str | None] = {}
         rows = self.sigs.rows()
-        labels = components(self.sigs.matrix(rows))
+        labels = components(self.sigs.data, rows)
         label_of_row = np.full(self.sigs.row_count(), -1, dtype=np.intp)
         label_of_row[rows] = labels
         touched = set()

@@ -204,3 +204,17 @@ def test_signatures_grow_shrink_and_reuse_rows(tmp_path: Path) -> None:
     again = DupIndex.load(tmp_path)
     assert again.groups == dup.groups
     assert all(similarity(again.sigs[i], dup.sigs[i]) == 1.0 for i in dup.sigs)
+
+
+def test_state_saved_by_the_previous_format_still_loads(tmp_path: Path) -> None:
+    """Index directories written before the groups were stored as bytes keep their state."""
+    import json
+
+    import numpy as np
+
+    sigs = np.stack([signature(ARTICLE), signature(NOTE + ARTICLE)])
+    np.savez(tmp_path / dedup.STATE_FILE, ids=np.array(["a", "b"], dtype=str), sigs=sigs,
+             groups=np.array(json.dumps({"a": "a", "b": "a"})))
+    dup = DupIndex.load(tmp_path)
+    assert dup.groups == {"a": "a", "b": "a"} and set(dup.sigs) == {"a", "b"}
+    assert dup.update([("c", BOILER_A + ARTICLE)])["c"] == "a"

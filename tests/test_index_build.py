@@ -205,3 +205,25 @@ def test_kill_during_commit_leaves_an_index_that_opens(data_dir: Path,
         live = store.count_documents()
     assert report.total == live
     assert sorted(p.name for p in index_path(data_dir).iterdir() if p.name.startswith("."))== []
+
+
+def test_versions_marked_in_batches_are_all_marked(data_dir: Path, monkeypatch) -> None:
+    """Indexed versions are spooled to disk and marked a few per transaction after the
+    commit: every one of them ends up marked, in full and incremental runs alike."""
+    from indexer import build
+
+    monkeypatch.setattr(build, "MARK_BATCH", 3)
+    make_corpus(data_dir)
+    assert update_index(data_dir).added == 4
+    with Store.open(data_dir) as store:
+        assert list(store.documents_to_index()) == []
+        store.save_document(make_doc("a-rhino", text="Rhinoplasty splints come off after a "
+                                                     "week; the swelling takes months to go."))
+        store.save_document(make_doc("c-filler", text="Lip filler lumps can be massaged."))
+        assert store.tombstone("b-botox")
+    report = update_index(data_dir)
+    assert (report.updated, report.deleted, report.total) == (2, 1, 3)
+    with Store.open(data_dir) as store:
+        assert list(store.documents_to_index()) == []
+    assert ids_for(data_dir, "massaged") == ["c-filler"]
+    assert not list(index_path(data_dir).glob(".indexed-*"))  # the spool is gone
