@@ -45,13 +45,14 @@ class RankParams:
     max_expansions: int = 6        # synonym surface forms added per matched vocabulary term
     max_query_terms: int = 0       # 0 = keep all; else keep the rarest N terms of long queries
     coord: float = 0.0             # coordination bonus scale (0 = off; disables block-max)
-    prf_docs: int = 10             # pseudo-relevance feedback: top documents read (0 = off)
+    prf_docs: int = 20             # pseudo-relevance feedback: top documents read (0 = off)
     prf_terms: int = 20            # feedback terms added
     prf_weight: float = 0.6        # feedback terms' weight per query term (long queries)
     prf_temperature: float = 1.0   # feedback document weights: exp(score / T) (long queries)
     prf_short_terms: int = 4       # queries of at most this many terms are "short"
-    prf_short_weight: float = 1.0  # ... and use these two instead
+    prf_short_weight: float = 1.6  # ... and use these three instead
     prf_short_temperature: float = 3.0
+    prf_short_idf: bool = True     # rank a short query's feedback terms by votes x idf
     idf: str = "lucene"            # "lucene": log(1 + (N-df+.5)/(df+.5)); "whoosh": log(N/(df+1))+1
 
     def with_(self, **changes) -> RankParams:

@@ -8,6 +8,7 @@ Filters (procedures, risks, site, language, dates) never change scores, only mem
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Iterator
@@ -262,8 +263,9 @@ class Searcher:
         :func:`indexer.rank.feedback_shares`); the best ``prf_terms`` new terms join the query
         with weights summing to ``weight`` x the number of query terms. Short queries (a
         topic, as in NFCorpus) take a flatter vote and a larger weight than sentence-length
-        ones (a claim, as in SciFact). Common terms (in 10% of documents or more) are never
-        added. Measured effect: indexer/rank.py's docstring.
+        ones (a claim, as in SciFact), and ranks candidate terms by votes x idf: a two-word
+        topic needs words specific to its documents, not their general vocabulary. Common
+        terms (in 10% of documents or more) are never added. Measured: indexer/rank.py.
         """
         p = self.params
         short = len(terms) <= p.prf_short_terms
@@ -289,9 +291,14 @@ class Searcher:
                 votes[token] = votes.get(token, 0.0) + share / len(tokens)
         original = set(terms)
         n = self._searcher.doc_count_all()
-        candidates = [(w, t) for t, w in votes.items()
-                      if t not in original and len(t) > 2 and not t.isdigit()
-                      and self._searcher.doc_frequency("text", t) < max(2, 0.1 * n)]
+        candidates = []
+        for term, vote in votes.items():
+            if term in original or len(term) <= 2 or term.isdigit():
+                continue
+            df = self._searcher.doc_frequency("text", term)
+            if df < max(2, 0.1 * n):
+                specific = short and p.prf_short_idf
+                candidates.append((vote * math.log(n / (df + 1)) if specific else vote, term))
         candidates.sort(key=lambda wt: (-wt[0], wt[1]))
         chosen = candidates[:p.prf_terms]
         if not chosen:

@@ -159,7 +159,7 @@ def test_feedback_adds_terms_of_the_top_documents(tmp_path: Path) -> None:
     queries = [("q", "frown")]
     with Searcher(data_dir, DEFAULT.with_(prf_docs=0), synonyms=False) as plain:
         assert [h.id for _q, hits in plain.batch(queries) for h in hits] == ["x"]
-    with Searcher(data_dir, DEFAULT.with_(prf_docs=1, prf_terms=3), synonyms=False) as prf:
+    with Searcher(data_dir, DEFAULT.with_(prf_docs=1, prf_terms=4), synonyms=False) as prf:
         assert [h.id for _q, hits in prf.batch(queries) for h in hits] == ["x", "y"]
 
 
