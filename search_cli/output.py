@@ -10,7 +10,7 @@ import csv
 import json
 import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import click
 
@@ -70,13 +70,20 @@ def emit(rows: Iterable[dict], fmt: str, columns: Sequence[str] | None = None) -
         for row in rows:
             click.echo(to_json(row, indent=None))
     elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore",
-                                lineterminator="\n")
-        writer.writeheader()
+        write = csv_writer(columns)
         for row in rows:
-            writer.writerow({c: _csv_value(row.get(c)) for c in columns})
+            write(row)
     else:
         click.echo(format_table(rows, columns) if rows else "(none)")
+
+
+def csv_writer(columns: Sequence[str]) -> Callable[[dict], None]:
+    """Write the CSV header now and return a function that writes one row, so long outputs
+    (batch runs) stream instead of being held in memory. Lists become ';'-joined cells."""
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    return lambda row: writer.writerow({c: _csv_value(row.get(c)) for c in columns})
 
 
 def _csv_value(value: object) -> object:

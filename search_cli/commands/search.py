@@ -7,7 +7,6 @@ stays fast) and nothing of the crawl (no Scrapy, Twisted or trafilatura, ever).
 
 from __future__ import annotations
 
-import csv
 import re
 import shutil
 import sys
@@ -22,7 +21,7 @@ from corpus.errors import EXIT_CODES_HELP, BadInputError
 from corpus.models import Document
 from search_cli.api import Index, build_request, needs_one_by_one, open_index
 from search_cli.options import app, data_dir_option, format_option
-from search_cli.output import display_width, highlight, to_json
+from search_cli.output import csv_writer, display_width, highlight, to_json
 
 if TYPE_CHECKING:
     from indexer.search import Hit, SearchRequest, SearchResult
@@ -179,27 +178,15 @@ def print_result(query: str, result: SearchResult, request: SearchRequest, fmt: 
         for rank, hit in ranked:
             click.echo(to_json(hit_record(hit, rank, explain=request.explain), indent=None))
     elif fmt == "csv":
-        writer = _csv_writer(HIT_FIELDS)
+        write = csv_writer(HIT_FIELDS)
         for rank, hit in ranked:
-            writer.writerow(_csv_row(hit_record(hit, rank)))
+            write(hit_record(hit, rank))
     elif fmt == "trec":
         for line in _trec_lines("1", result.hits, tag):
             click.echo(line)
     else:  # urls
         for _rank, hit in ranked:
             click.echo(hit.url)
-
-
-def _csv_writer(columns: list[str]) -> csv.DictWriter:
-    writer = csv.DictWriter(sys.stdout, fieldnames=columns,
-                            extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    return writer
-
-
-def _csv_row(record: dict) -> dict:
-    """Lists become ';'-joined cells; the csv module quotes commas, quotes and newlines."""
-    return {k: ";".join(v) if isinstance(v, list) else v for k, v in record.items()}
 
 
 # ---------------------------------------------------------------------------- batch mode
@@ -226,7 +213,7 @@ def print_batch(rows: Iterator[tuple[str, str, list[Hit]]], fmt: str, tag: str,
              "hits": [hit_record(h, r, explain=explain) for r, h in enumerate(hits, 1)]}
             for qid, text, hits in rows]))
         return
-    writer = _csv_writer(["qid", *HIT_FIELDS]) if fmt == "csv" else None
+    write = csv_writer(["qid", *HIT_FIELDS]) if fmt == "csv" else None
     for qid, text, hits in rows:
         if fmt == "trec":
             for line in _trec_lines(qid, hits, tag):
@@ -235,9 +222,9 @@ def print_batch(rows: Iterator[tuple[str, str, list[Hit]]], fmt: str, tag: str,
             for rank, hit in enumerate(hits, 1):
                 click.echo(to_json({"qid": qid, **hit_record(hit, rank, explain=explain)},
                                    indent=None))
-        elif writer is not None:
+        elif write is not None:
             for rank, hit in enumerate(hits, 1):
-                writer.writerow(_csv_row({"qid": qid, **hit_record(hit, rank)}))
+                write({"qid": qid, **hit_record(hit, rank)})
         elif fmt == "urls":
             for hit in hits:
                 click.echo(f"{qid}\t{hit.url}")
