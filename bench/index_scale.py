@@ -11,7 +11,12 @@ English stemming, top 10) in the same run.
 
 Queries: "short" = NFCorpus queries of 2-5 words (researcher style); "long" = SciFact claims.
 
-Run:  python bench/index_scale.py --sizes 10000 30000      (appends to bench/RESULTS.md)
+Peak RSS is the build child's ``ru_maxrss`` taken right after ``update_index``, before any
+query: it covers the corpus import too (~40 MB at 100k documents, below the indexing peak).
+Indexing memory should stay nearly flat as the corpus grows (see indexer/build.py): its floor
+is the imports (~90 MB, mostly datasketch's scipy) plus Whoosh's posting pool (WRITER_MB).
+
+Run:  python bench/index_scale.py --sizes 10000 100000      (appends to bench/RESULTS.md)
 """
 
 from __future__ import annotations
