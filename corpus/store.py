@@ -459,28 +459,66 @@ class Store:
                 [(u, s, d, now) for u, s, d in entries])
             return conn.total_changes - before
 
-    def frontier_mark(self, url: str, state: str, reason: str | None = None) -> None:
+    def frontier_mark(self, url: str, state: str, reason: str | None = None,
+                      site: str = "") -> None:
+        """Set the state of ``url``, adding it when unknown. ``site`` names the source the
+        row belongs to, so clearing one site's frontier finds it; a known row keeps its site
+        unless it had none."""
+        now = utcnow()
         self._write(
             "INSERT INTO frontier (url, site, depth, state, reason, added_at, done_at) "
-            "VALUES (?, '', 0, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
-            "state = excluded.state, reason = excluded.reason, done_at = excluded.done_at",
-            (url, state, reason, utcnow(), utcnow()))
+            "VALUES (?, ?, 0, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
+            "state = excluded.state, reason = excluded.reason, done_at = excluded.done_at, "
+            "site = CASE WHEN frontier.site = '' THEN excluded.site ELSE frontier.site END",
+            (url, site, state, reason, now, now))
 
-    def frontier_queued(self, limit: int | None = None) -> list[tuple[str, str, int]]:
-        sql = "SELECT url, site, depth FROM frontier WHERE state = 'queued' ORDER BY depth, added_at, url"
+    def frontier_queued(self, limit: int | None = None, sites: Iterable[str] | None = None
+                        ) -> list[tuple[str, str, int]]:
+        """Queued (url, site, depth) entries, shallow first; only those of ``sites`` if given."""
+        where, params = self._frontier_sites(sites)
+        sql = (f"SELECT url, site, depth FROM frontier WHERE state = 'queued'{where} "
+               "ORDER BY depth, added_at, url")
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [tuple(r) for r in self.conn.execute(sql).fetchall()]
+        return [tuple(r) for r in self.conn.execute(sql, params).fetchall()]
 
     def frontier_seen(self, url: str) -> bool:
         return self.conn.execute("SELECT 1 FROM frontier WHERE url = ?", (url,)).fetchone() is not None
 
-    def frontier_counts(self) -> dict[str, int]:
+    def frontier_counts(self, sites: Iterable[str] | None = None) -> dict[str, int]:
+        """Rows per state, over the whole frontier or only the rows of ``sites``."""
+        where, params = self._frontier_sites(sites)
         return {r[0]: r[1] for r in self.conn.execute(
-            "SELECT state, count(*) FROM frontier GROUP BY state").fetchall()}
+            f"SELECT state, count(*) FROM frontier WHERE 1 = 1{where} GROUP BY state",
+            params).fetchall()}
 
-    def frontier_clear(self) -> None:
-        self._write("DELETE FROM frontier")
+    def frontier_clear(self, sites: Iterable[str] | None = None) -> int:
+        """Forget the frontier of ``sites`` (all of it when None); returns rows deleted.
+
+        A fresh crawl of some sources clears only theirs: another site's queue, left by a
+        killed crawl, stays resumable. Done/skipped/failed rows that name no site (written
+        before ``frontier_mark`` took one) are only "already seen" bookkeeping owned by no
+        crawl; they go with any clear, as they did before, so a stale skip cannot block a URL
+        forever.
+        """
+        if sites is None:
+            return self._write("DELETE FROM frontier").rowcount
+        names = sorted(set(sites))
+        marks = ", ".join("?" * len(names))
+        return self._write(
+            f"DELETE FROM frontier WHERE site IN ({marks}) OR (site = '' AND state != 'queued')"
+            if names else "DELETE FROM frontier WHERE site = '' AND state != 'queued'",
+            names).rowcount
+
+    @staticmethod
+    def _frontier_sites(sites: Iterable[str] | None) -> tuple[str, list[str]]:
+        """SQL condition (starting with AND) and parameters restricting rows to ``sites``."""
+        if sites is None:
+            return "", []
+        names = sorted(set(sites))
+        if not names:
+            return " AND 0", []
+        return f" AND site IN ({', '.join('?' * len(names))})", names
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> dict:

@@ -529,9 +529,11 @@ def prepare(store: Store, sources: list[Source], config: CrawlConfig) -> tuple[R
 def _seed_frontier(store: Store, sources: list[Source], plan: RefreshPlan) -> None:
     """Start URLs go in as queued (the crawl resumes them, conditionally) and pages the
     sitemap vouches for as done, so neither the listings nor the spider's own reading of the
-    sitemap request them again. Queued URLs of an interrupted crawl are kept and resumed."""
-    if not store.frontier_counts().get("queued"):
-        store.frontier_clear()
+    sitemap request them again. Queued URLs of an interrupted crawl of these sources are kept
+    and resumed; other sites' rows are not touched (their own queue waits for their crawl)."""
+    names = [s.name for s in sources]
+    if not store.frontier_counts(sites=names).get("queued"):
+        store.frontier_clear(names)
     entries = [(canonicalize(u), s.name, 0) for s in sources for u in s.start_urls]
     sites = {p.url: p.site for p in (store.get_page(u, with_html=False) for u in plan.skipped)
              if p is not None}
@@ -539,7 +541,8 @@ def _seed_frontier(store: Store, sources: list[Source], plan: RefreshPlan) -> No
         store.frontier_add(entries)
         store.frontier_add([(u, sites.get(u, ""), 0) for u in plan.skipped])
         for url in plan.skipped:
-            store.frontier_mark(url, "done", "sitemap lastmod older than the stored copy")
+            store.frontier_mark(url, "done", "sitemap lastmod older than the stored copy",
+                                site=sites.get(url, ""))
 
 
 def refresh(store: Store, data_dir: Path, sources: list[Source], config: CrawlConfig, *,

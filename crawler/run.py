@@ -179,7 +179,7 @@ class CrawlContext:
             if reason:
                 if reason != "outside the allowed domains" and reason != "not an http(s) URL" \
                         and not self.seen(url):
-                    self.store.frontier_mark(url, "skipped", reason)
+                    self.store.frontier_mark(url, "skipped", reason, site=source_name)
                     self.remember(url)
                     self.report_skip(source_name, reason)
                     self.log_event("skipped", url, reason)
@@ -193,7 +193,7 @@ class CrawlContext:
             # Sitemap entries are the site's own list of real pages: no trap check for them.
             trap = None if from_sitemap else self.trap.admit(url, found_on)
             if trap:
-                self.store.frontier_mark(url, "skipped", trap)
+                self.store.frontier_mark(url, "skipped", trap, site=source_name)
                 self.remember(url)
                 self.report_skip(source_name, "trap")
                 self.log_event("skipped", url, trap)
@@ -261,10 +261,14 @@ class CrawlContext:
             yield url, site
 
     def prepare_frontier(self) -> None:
-        """Resume an interrupted crawl of these sources, or start over after a finished one."""
-        queued = [e for e in self.store.frontier_queued() if e[1] in self.sources]
+        """Resume an interrupted crawl of these sources, or start over after a finished one.
+
+        Only these sources' rows are looked at and cleared: another site's queue, left by a
+        killed crawl of it, waits untouched until that site is crawled again.
+        """
+        queued = self.store.frontier_queued(sites=self.sources)
         if not self.config.resume or not queued:
-            self.store.frontier_clear()
+            self.store.frontier_clear(self.sources)
             queued = []
         self._resumable = queued
 
@@ -307,7 +311,7 @@ class CrawlContext:
         with self.store.transaction():
             chain = [canonicalize(u) for u in meta.get("redirect_urls", [])]
             for each in dict.fromkeys((url, canonicalize(request.url), *chain)):
-                self.store.frontier_mark(each, state, reason)
+                self.store.frontier_mark(each, state, reason, site=site)
         if state == "failed":
             self.record_error(url, site, reason)
         else:
@@ -320,7 +324,7 @@ class CrawlContext:
             if not self.seen(url):
                 self.store.frontier_add([(url, item.site, item.depth)])
                 self.remember(url)
-            self.store.frontier_mark(url, state, reason)
+            self.store.frontier_mark(url, state, reason, site=item.site)
 
     def response_seen(self, response: Any, site: str) -> None:
         self.in_flight = max(0, self.in_flight - 1)
@@ -469,7 +473,7 @@ def crawl(config: CrawlConfig, data_dir: Path, *,
 
 def _finish(store: Store, run: Run, ctx: CrawlContext, outcome: str) -> None:
     report = ctx.report
-    report.queued_left = store.frontier_counts().get("queued", 0)
+    report.queued_left = store.frontier_counts(sites=ctx.sources).get("queued", 0)
     report.outcome = outcome
     run.counts = report.counts()
     run.details = {**run.details, "per_site": report.per_site,

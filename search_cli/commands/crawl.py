@@ -99,7 +99,8 @@ def crawl_and_index(config, data_dir: Path, *, fresh: bool, no_index: bool, verb
     with Store.open(data_dir) as store:
         store.mark_interrupted_runs()  # we hold the lock: their processes are gone
         if fresh and not redis_url:  # with --redis, seed_and_work decides (live workers)
-            store.frontier_clear()
+            # only these sources: another site's queue (a killed crawl of it) stays resumable
+            store.frontier_clear(s.name for s in config.sources)
         documents = DocumentStep(data_dir, config.sources, store=store)
         report = _fetch(config, data_dir, documents, quiet, redis_url, idle_exit)
         if sys.stderr.isatty() and not quiet:
