@@ -38,7 +38,14 @@ _GAP = "\0gap"
 _GAP_RE = re.compile(r"\s*(?:\.\.\.|…)\s*")  # "injury to ... nerve": a gap of 1..MAX_GAP tokens
 _TOKEN_RE = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _PARAGRAPH_RE = re.compile(r"\n\s*\n|\n")
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
+# Sentences, and the list items that run on inside one: "rhinoplasty: swelling; facelift:
+# hematoma", "1) Botox - headache 2) fillers - lumps", "• peel: redness • laser: burns".
+# One pattern, so a paragraph is cut in a single pass.
+_ITEM_SPLIT_RE = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\s(?=\(?\d{1,2}[.)](?:\s|$))|[•▪●]")
+HEADING_CHARS = 80  # a line this short, naming a procedure and no risk, can head a section
+# A short line ending like a sentence is a one-line paragraph, not a heading; a question is
+# kept as one because FAQ pages head their sections with questions ("What about Botox?").
+_SENTENCE_ENDS = (".", "!", "。", "！", "；", ";")
 # Cues that, right before a risk, say it does not happen ("leaves no scar", "不会过敏").
 _NEGATIONS = [("no",), ("without",), ("not",), ("never",), ("zero",), ("free", "of"),
               ("不", "会"), ("没", "有"), ("无",), ("不",), ("未",)]
@@ -108,10 +115,13 @@ class Annotation:
 
 @dataclass
 class _Sentence:
+    """One list item or sentence: the smallest span a risk is tied to a procedure in."""
+
     text: str
     paragraph: int
     procedures: list[str]
     risks: list[str]
+    heading: bool = False  # part of a line that opens a section (see ``_is_heading``)
 
 
 class Annotator:
@@ -231,40 +241,56 @@ class Annotator:
         return [t for t in ids if t in keep]
 
     def _sentences(self, text: str):
+        """The text's items in order: paragraphs (lines) cut into sentences, sentences cut
+        into run-on list items, each with the procedures and risks it names."""
         procs = self.vocabulary.procedures
         for number, paragraph in enumerate(p for p in _PARAGRAPH_RE.split(text) if p.strip()):
-            for raw in _SENTENCE_SPLIT_RE.split(paragraph):
-                sentence = " ".join(raw.split())
-                if not sentence:
+            items = []
+            for piece in _ITEM_SPLIT_RE.split(paragraph):
+                item = " ".join(piece.split()).rstrip(";")
+                if not item:
                     continue
-                ids = self.find(sentence)
-                yield _Sentence(
-                    text=sentence, paragraph=number,
+                ids = self.find(item)
+                items.append(_Sentence(
+                    text=item, paragraph=number,
                     procedures=[t for t in ids if t in procs],
                     risks=[t for t in ids if t not in procs],
-                )
+                ))
+            if _is_heading(paragraph, items):
+                for item in items:
+                    item.heading = True
+            yield from items
 
     @staticmethod
     def _evidence(sentences: list[_Sentence], main: list[str]) -> list[Evidence]:
-        """Attach each risk sentence to the procedure it speaks of.
+        """Attach each risk to the procedure of the smallest span around it that names one.
 
-        The procedure named in the same sentence wins; otherwise the nearest one named earlier
-        in the same paragraph; otherwise the article's main procedure.
+        List-style pages ("Rhinoplasty" as a heading, then its risks; "facelift: hematoma;
+        liposuction: seroma") name each procedure once and its risks in the lines or items
+        after it, so the article's main procedure is the wrong default there. The search goes
+        outwards, nearest first: the procedures named in the same list item or sentence (all
+        of them: "swelling after rhinoplasty and facelift" speaks of both); else the last one
+        named earlier in the same paragraph; else the one the current section's heading names
+        (a section runs to the next heading; a paragraph naming another procedure in passing
+        does not end it); else the article's main procedure.
         """
         out: list[Evidence] = []
         kept: Counter[tuple[str, str]] = Counter()
         last_proc: str | None = None
+        section: list[str] = []
         paragraph = -1
         for sentence in sentences:
             if sentence.paragraph != paragraph:
                 paragraph, last_proc = sentence.paragraph, None
             if sentence.procedures:
                 last_proc = sentence.procedures[-1]
+                if sentence.heading:
+                    section = list(dict.fromkeys(sentence.procedures))
             if not sentence.risks:
                 continue
             targets = list(dict.fromkeys(sentence.procedures))
             if not targets:
-                targets = [last_proc] if last_proc else main[:1]
+                targets = [last_proc] if last_proc else section or main[:1]
             text = sentence.text
             if len(text) > MAX_SENTENCE_CHARS:
                 text = text[:MAX_SENTENCE_CHARS - 1].rstrip() + "…"
@@ -274,3 +300,17 @@ class Annotator:
                         kept[(proc, risk)] += 1
                         out.append(Evidence(procedure=proc, risk=risk, sentence=text))
         return out
+
+
+def _is_heading(paragraph: str, items: list[_Sentence]) -> bool:
+    """A line that announces a procedure for the lines below it: names one, names no risk,
+    and is either a lead-in ending in a colon ("Rhinoplasty risks to know:") or a short line
+    not ending like a statement ("2. Blepharoplasty", "一、隆鼻", "And with lip fillers?"):
+    the cleaner keeps HTML headings and list items as lines of their own, without markup, so
+    shape is all that tells a heading from a one-line paragraph."""
+    if not any(item.procedures for item in items) or any(item.risks for item in items):
+        return False
+    line = paragraph.strip()
+    if line.endswith((":", "：")):
+        return True
+    return len(line) <= HEADING_CHARS and not line.endswith(_SENTENCE_ENDS)
