@@ -48,7 +48,8 @@ class Page:
 
 @dataclass
 class Evidence:
-    """A sentence where a risk is mentioned together with a procedure."""
+    """Where a risk is tied to a procedure: the sentence, or the list item of a run-on list,
+    that shows it (the field keeps its name; stored corpora already use it)."""
 
     procedure: str
     risk: str
