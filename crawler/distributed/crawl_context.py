@@ -1,0 +1,75 @@
+"""The crawl's ``CrawlContext`` fitted to N workers: page caps counted across all of them,
+and a joining seeder's resume.
+
+COUPLING: this is the one module that uses private members of ``crawler.run.CrawlContext``
+(run.py is not ours to change; each of these should become public there):
+
+* ``_room(source)``: overridden, so ``--max-pages`` and a source's ``max_pages`` count the
+  requests of all workers (in Redis) instead of this process' alone;
+* ``_count_scheduled(source_name)``: overridden (and called through ``super()``), to count
+  each scheduled request in Redis as well;
+* ``_resumable``: assigned when a seeder joins a live crawl, to offer the frontier's queued
+  URLs again without ``prepare_frontier()`` (which may clear the frontier under the workers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from crawler.distributed.keys import Keys
+from crawler.run import CrawlConfig, CrawlContext
+
+if TYPE_CHECKING:
+    from corpus.store import Store
+    from crawler.sources import Source
+
+
+class SharedCapsContext(CrawlContext):
+    """A ``CrawlContext`` whose page caps count the requests of all workers, in Redis.
+
+    The check and the count are two steps, so N workers racing on the last free places can
+    overshoot a cap by at most N - 1 pages: a cap, not an exact quota.
+    """
+
+    def __init__(self, config: CrawlConfig, store: Store, data_dir: Path,
+                 client: redis.Redis, **kwargs: Any):
+        super().__init__(config, store, data_dir, **kwargs)
+        self.redis_client = client
+        self.redis_keys = Keys()
+
+    def _room(self, source: Source) -> bool:
+        if self.config.max_pages is None and source.max_pages is None:
+            return True
+        try:
+            total, here = self.redis_client.hmget(self.redis_keys.scheduled, "", source.name)
+        except redis.RedisError:
+            return False  # Redis is gone: the link stays queued in the frontier
+        if self.config.max_pages is not None and int(total or 0) >= self.config.max_pages:
+            return False
+        return source.max_pages is None or int(here or 0) < source.max_pages
+
+    def _count_scheduled(self, source_name: str) -> None:
+        super()._count_scheduled(source_name)
+        try:
+            with self.redis_client.pipeline() as pipe:
+                pipe.hincrby(self.redis_keys.scheduled, "", 1)
+                pipe.hincrby(self.redis_keys.scheduled, source_name, 1)
+                pipe.execute()
+        except redis.RedisError:
+            pass  # the worker's heartbeat notices and stops the process
+
+
+def shared_caps_context(config: CrawlConfig, store: Store, data_dir: Path, client: redis.Redis,
+                        **kwargs: Any) -> CrawlContext:
+    """A ``CrawlContext`` whose page caps (``--max-pages``, a source's ``max_pages``) count
+    the requests of all workers, in Redis, instead of this process' alone."""
+    return SharedCapsContext(config, store, data_dir, client, **kwargs)
+
+
+def resume_queued(ctx: CrawlContext, store: Store) -> None:
+    """Offer the frontier's queued URLs of this crawl's sources again, leaving the frontier
+    as it is (a seeder joining live workers must never clear it under their feet)."""
+    ctx._resumable = [e for e in store.frontier_queued() if e[1] in ctx.sources]
