@@ -152,7 +152,9 @@ class CrawlContext:
             return source.url_excluded(url)
         return None
 
-    def _room(self, source: Source) -> bool:
+    def has_room(self, source: Source) -> bool:
+        """May one more page of ``source`` be requested under the crawl's and the source's
+        page caps? (The distributed crawl overrides this to count every worker's pages.)"""
         if self.config.max_pages is not None and self.total_scheduled >= self.config.max_pages:
             return False
         cap = source.max_pages
@@ -205,9 +207,9 @@ class CrawlContext:
                 self.remember(url)
         out: list[tuple[str, int]] = []
         for url, _site, depth in fresh:
-            if not self._room(source):
+            if not self.has_room(source):
                 break
-            self._count_scheduled(source_name)
+            self.count_scheduled(source_name)
             out.append((url, depth))
         return out
 
@@ -227,7 +229,8 @@ class CrawlContext:
         if len(known) > KNOWN_CACHE_SIZE:
             del known[next(iter(known))]  # oldest first: dicts keep insertion order
 
-    def _count_scheduled(self, source_name: str) -> None:
+    def count_scheduled(self, source_name: str) -> None:
+        """Count one request of ``source_name`` against the caps (see :meth:`has_room`)."""
         self.scheduled[source_name] += 1
         self.total_scheduled += 1
         self.in_flight += 1
@@ -239,9 +242,9 @@ class CrawlContext:
             if url in revisiting:
                 continue  # already requested (conditionally) as a revisit
             source = self.sources[site]
-            if not self._room(source):
+            if not self.has_room(source):
                 continue
-            self._count_scheduled(site)
+            self.count_scheduled(site)
             self.report.resumed += 1
             yield url, site, depth
 
@@ -257,7 +260,7 @@ class CrawlContext:
                 continue
             self.store.frontier_add([(url, site, 0)])
             self.remember(url)
-            self._count_scheduled(site)
+            self.count_scheduled(site)
             yield url, site
 
     def prepare_frontier(self) -> None:
@@ -270,7 +273,12 @@ class CrawlContext:
         if not self.config.resume or not queued:
             self.store.frontier_clear(self.sources)
             queued = []
-        self._resumable = queued
+        self.resume_from(queued)
+
+    def resume_from(self, entries: list[tuple[str, str, int]]) -> None:
+        """Offer these queued (url, site, depth) frontier entries again, leaving the frontier
+        as it is: a seeder joining live distributed workers must never clear it."""
+        self._resumable = entries
 
     def sitemap_new(self, url: str) -> bool:
         if url in self.sitemaps_seen or len(self.sitemaps_seen) >= 1000:

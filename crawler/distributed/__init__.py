@@ -19,8 +19,8 @@ Scrapy 2.19); this package only adds what a crawl that must lose nothing needs o
 Modules: ``connection`` (connect, worker ids, Redis going away), ``keys`` (Redis key names),
 ``worker_settings`` (the Scrapy settings overlay), ``acked_queue``, ``scheduler`` (scheduler,
 dupefilter, seed gate), ``politeness``, ``heartbeat``, ``engine`` (the Scrapy engine internals
-we read), ``crawl_context`` (shared page caps: the only use of ``crawler.run`` private
-members), ``coordinator`` (start, join or wait for a crawl), ``run_report``, ``worker``
+we read), ``crawl_context`` (page caps shared by all workers, through ``crawler.run``'s
+public hooks), ``coordinator`` (start, join or wait for a crawl), ``run_report``, ``worker``
 (entry points). docs/scaling.md explains the design, its limits and the plan past them.
 """
 

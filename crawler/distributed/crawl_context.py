@@ -1,15 +1,5 @@
-"""The crawl's ``CrawlContext`` fitted to N workers: page caps counted across all of them,
-and a joining seeder's resume.
-
-COUPLING: this is the one module that uses private members of ``crawler.run.CrawlContext``
-(run.py is not ours to change; each of these should become public there):
-
-* ``_room(source)``: overridden, so ``--max-pages`` and a source's ``max_pages`` count the
-  requests of all workers (in Redis) instead of this process' alone;
-* ``_count_scheduled(source_name)``: overridden (and called through ``super()``), to count
-  each scheduled request in Redis as well;
-* ``_resumable``: assigned when a seeder joins a live crawl, to offer the frontier's queued
-  URLs again without ``prepare_frontier()`` (which may clear the frontier under the workers).
+"""The crawl's ``CrawlContext`` fitted to N workers: page caps counted across all of them
+(``has_room`` / ``count_scheduled`` overridden), and a joining seeder's resume.
 """
 
 from __future__ import annotations
@@ -40,7 +30,7 @@ class SharedCapsContext(CrawlContext):
         self.redis_client = client
         self.redis_keys = Keys()
 
-    def _room(self, source: Source) -> bool:
+    def has_room(self, source: Source) -> bool:
         if self.config.max_pages is None and source.max_pages is None:
             return True
         try:
@@ -51,8 +41,8 @@ class SharedCapsContext(CrawlContext):
             return False
         return source.max_pages is None or int(here or 0) < source.max_pages
 
-    def _count_scheduled(self, source_name: str) -> None:
-        super()._count_scheduled(source_name)
+    def count_scheduled(self, source_name: str) -> None:
+        super().count_scheduled(source_name)
         try:
             with self.redis_client.pipeline() as pipe:
                 pipe.hincrby(self.redis_keys.scheduled, "", 1)
@@ -72,4 +62,4 @@ def shared_caps_context(config: CrawlConfig, store: Store, data_dir: Path, clien
 def resume_queued(ctx: CrawlContext, store: Store) -> None:
     """Offer the frontier's queued URLs of this crawl's sources again, leaving the frontier
     as it is (a seeder joining live workers must never clear it under their feet)."""
-    ctx._resumable = [e for e in store.frontier_queued() if e[1] in ctx.sources]
+    ctx.resume_from(store.frontier_queued(sites=ctx.sources))

@@ -55,7 +55,7 @@ def finish_seed_run(store: Store, run: Run, ctx: CrawlContext, counts: dict[str,
                     outcome: str) -> None:
     """Close the seeder's run: its report, plus the counts of all workers recorded so far."""
     report = ctx.report
-    report.queued_left = store.frontier_counts().get("queued", 0)
+    report.queued_left = store.frontier_counts(sites=ctx.sources).get("queued", 0)
     report.outcome = outcome
     fresh = find_run(store, run.id) or run
     workers = {**(fresh.details.get("workers") or {}), **counts}
