@@ -128,12 +128,20 @@ def start_run(store: Store, config: CrawlConfig, redis_url: str) -> Run:
 
 
 def joined_run(client: redis.Redis, keys: Keys, store: Store, redis_url: str) -> Run:
-    """The run of the live crawl a seeder joins (e.g. after its first seeder died)."""
+    """The run of the live crawl a seeder joins (e.g. after its first seeder died).
+
+    The joining seeder took the crawl lock, so ``aesthetics crawl`` has just marked that run
+    "interrupted" (its first seeder is gone). Its workers are still crawling into it, though,
+    so it is reopened as "running" until this seeder finishes it; otherwise ``aesthetics
+    history`` would report a live crawl as interrupted."""
     run_id = int(client.hget(keys.meta, "run") or 0) or None
     run = find_run(store, run_id)
     if run is None:
         raise BadInputError(f"the crawl published in {redacted(redis_url)} names run "
                             f"{run_id}, which is not in this corpus")
+    if run.outcome != "running":
+        run.outcome, run.finished = "running", None
+        store.update_run(run)
     return run
 
 
