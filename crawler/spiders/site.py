@@ -1,5 +1,10 @@
 """The generic article spider: start URLs, sitemaps (also from robots.txt), links.
 
+robots.txt is fetched once per site and crawl: the ``Sitemap:`` lines are read from the
+parser Scrapy's RobotsTxtMiddleware already built to decide what may be fetched, so a site
+never sees a second request for the same file (which would also come before its
+Crawl-delay is known). Only a crawl that does not obey robots.txt fetches it here.
+
 It decides what a response *is* (a page to store, a noindex page, a not-modified answer, an
 error) and which links to follow; what may be requested at all (scope, caps, traps, the
 frontier) is decided by the crawl context ``self.ctx`` so the rules live in one place.
@@ -16,6 +21,8 @@ from urllib.parse import urljoin
 
 import scrapy
 from parsel import Selector
+from scrapy import signals
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import (
     DownloadCancelledError,
     DownloadTimeoutError,
@@ -106,6 +113,23 @@ class SiteSpider(scrapy.Spider):
     def __init__(self, ctx: Any = None, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.ctx = ctx
+        # robots.txt URL as first asked -> status of its last answer (after retries, redirects)
+        self.robots_status: dict[str, int] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SiteSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._response_received, signal=signals.response_received)
+        return spider
+
+    def _response_received(self, response: Response, request: Request, spider: Any = None) -> None:
+        """Remember the status of robots.txt answers: the parser Scrapy hands over does not
+        say whether it came from a 200 or from the body of an error page."""
+        if not request.meta.get("dont_obey_robotstxt"):
+            return
+        first = (request.meta.get("redirect_urls") or [request.url])[0]
+        if first.endswith("/robots.txt"):
+            self.robots_status[first] = response.status
 
     # ------------------------------------------------------------------ requests
     def page_request(self, url: str, source: str, depth: int, *, revisit: bool = False) -> Request:
@@ -124,15 +148,20 @@ class SiteSpider(scrapy.Spider):
                              "download_maxsize": _SITEMAP_MAX_BYTES})
 
     async def start(self) -> AsyncIterator[Request]:
-        for request in self.initial_requests():
-            yield request
+        """Revisits and resumed URLs, then per source: the sitemaps its robots.txt names,
+        its configured sitemaps and its start URLs.
 
-    def initial_requests(self) -> Iterator[Request]:
+        Each site's robots.txt is awaited here through Scrapy's own RobotsTxtMiddleware (its
+        one fetch for the crawl, shared with every later request to the site), not left to
+        the first page request: a site whose start URLs are all done already (a second
+        crawl) still gets its robots.txt sitemaps read.
+        """
         ctx = self.ctx
         for url, source in ctx.revisit_entries():
             yield self.page_request(url, source, 0, revisit=True)
         for url, source, depth in ctx.resume_entries():
             yield self.page_request(url, source, depth)
+        robots = self._robots_middleware()
         for source in ctx.config.sources:
             hosts: list[str] = []
             for url in source.start_urls + source.sitemap_urls:
@@ -140,11 +169,45 @@ class SiteSpider(scrapy.Spider):
                 if base not in hosts:
                     hosts.append(base)
             for base in hosts:
-                yield self._aux_request(base + "/robots.txt", source.name, "robots")
+                if robots is None:  # not obeyed: fetched for its Sitemap: lines only
+                    yield self._aux_request(base + "/robots.txt", source.name, "robots")
+                    continue
+                for request in await self._sitemaps_from_robots(robots, base, source.name):
+                    yield request
             for url in source.sitemap_urls:
-                yield self._aux_request(url, source.name, "sitemap")
+                if ctx.sitemap_new(canonicalize(url)):
+                    yield self._aux_request(url, source.name, "sitemap")
             for url, depth in ctx.register([(u, 0) for u in source.start_urls], source.name):
                 yield self.page_request(url, source.name, depth)
+
+    def _robots_middleware(self) -> RobotsTxtMiddleware | None:
+        """Scrapy's robots.txt middleware of this crawl; None when ROBOTSTXT_OBEY is off (it
+        is then not built) or it was left out of DOWNLOADER_MIDDLEWARES."""
+        engine = getattr(self.crawler, "engine", None)
+        manager = getattr(getattr(engine, "downloader", None), "middleware", None)
+        for middleware in getattr(manager, "middlewares", ()):
+            if isinstance(middleware, RobotsTxtMiddleware):
+                return middleware
+        return None
+
+    async def _sitemaps_from_robots(self, robots: RobotsTxtMiddleware, base: str,
+                                    source: str) -> list[Request]:
+        """Sitemap requests for the ``Sitemap:`` lines of ``base``'s robots.txt, read from the
+        parser the middleware keeps for the site (fetching it now if no request has yet)."""
+        robots_url = base + "/robots.txt"
+        probe = Request(base + "/", meta={"kind": "robots", "source": source})
+        try:
+            parser = await robots.robot_parser(probe)
+        except Exception as exc:  # noqa: BLE001 - the middleware reports fetch errors itself
+            self.ctx.log_event("robots", robots_url, type(exc).__name__)
+            return []
+        if parser is None:  # unreachable: Scrapy allows everything, nothing to read
+            self.ctx.log_event("robots", robots_url, "unreachable")
+            return []
+        status = self.robots_status.get(robots_url, 200)
+        if status != 200:
+            return []
+        return list(self._sitemap_requests(_sitemaps_of(parser), robots_url, source))
 
     # ------------------------------------------------------------------ pages
     def parse(self, response: Response) -> Iterator[Any]:
@@ -224,19 +287,25 @@ class SiteSpider(scrapy.Spider):
 
     # ------------------------------------------------------------------ robots & sitemaps
     def parse_robots(self, response: Response) -> Iterator[Request]:
+        """robots.txt fetched by the spider itself: only when robots.txt is not obeyed."""
         if response.status != 200:
             return
         from protego import Protego
 
         try:
             parser = Protego.parse(response.body.decode("utf-8", errors="replace"))
+            sitemaps = list(parser.sitemaps)
         except Exception:  # noqa: BLE001 - a broken robots.txt just has no sitemaps for us
             return
-        for url in parser.sitemaps:
-            url = canonicalize(url, base=response.url)
-            if is_http(url) and not self.ctx.out_of_scope(url, response.meta["source"]):
+        yield from self._sitemap_requests(sitemaps, response.url, response.meta["source"])
+
+    def _sitemap_requests(self, urls: list[str], robots_url: str,
+                          source: str) -> Iterator[Request]:
+        for url in urls:
+            url = canonicalize(url, base=robots_url)
+            if is_http(url) and not self.ctx.out_of_scope(url, source):
                 if self.ctx.sitemap_new(url):
-                    yield self._aux_request(url, response.meta["source"], "sitemap")
+                    yield self._aux_request(url, source, "sitemap")
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         source = response.meta["source"]
@@ -271,6 +340,15 @@ class SiteSpider(scrapy.Spider):
     def on_aux_error(self, failure: Failure) -> None:
         self.ctx.log_event(failure.request.meta.get("kind", "aux"), failure.request.url,
                            type(failure.value).__name__)
+
+
+def _sitemaps_of(parser: Any) -> list[str]:
+    """The ``Sitemap:`` URLs of a Scrapy robots parser: Protego's (our ROBOTSTXT_PARSER) are
+    on ``parser.rp.sitemaps``; other parsers don't read them, so they give none."""
+    try:
+        return [str(url) for url in getattr(getattr(parser, "rp", None), "sitemaps", None) or ()]
+    except Exception:  # noqa: BLE001 - a broken robots.txt just has no sitemaps for us
+        return []
 
 
 def _header(response: Response, name: bytes) -> str | None:
