@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from crawler.siteserver import SiteServer
+from tests.redis_server import redis_server  # noqa: F401 - a fixture, for the distributed tests
 
 REPO = Path(__file__).resolve().parent.parent
 SITES = Path(__file__).resolve().parent / "sites"
@@ -72,3 +73,17 @@ def run_aesthetics(*args: str, data_dir: Path | None = None, timeout: float = 30
         cmd[3:3] = ["--data-dir", str(data_dir)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env,
                           input=input)
+
+
+@pytest.fixture
+def no_stray_processes() -> Iterator[None]:
+    """Worker/seeder processes a distributed test started and did not wait for are killed
+    when it ends, pass or fail."""
+    from tests.distributed_support import SPAWNED
+
+    yield
+    while SPAWNED:
+        proc = SPAWNED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

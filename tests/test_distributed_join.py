@@ -24,13 +24,11 @@ import pytest
 
 from corpus import Store
 from tests.conftest import run_aesthetics
-from tests.redis_server import redis_server  # noqa: F401 - fixture
-from tests.test_distributed import (  # noqa: F401 - _no_stray_processes is an autouse fixture
-    _SPAWNED,
+from tests.distributed_support import (
     ALL_PATHS,
     PAGES,
-    _env,
-    _no_stray_processes,
+    SPAWNED,
+    child_env,
     corpus_pages,
     finish,
     make_site,
@@ -38,6 +36,8 @@ from tests.test_distributed import (  # noqa: F401 - _no_stray_processes is an a
     start_worker,
     worker_lines,
 )
+
+pytestmark = pytest.mark.usefixtures("no_stray_processes")
 
 SERVER_DELAY = 0.3  # per article: 37 pages at concurrency 2 take ~6 s, room to kill mid-way
 
@@ -47,9 +47,9 @@ def start_crawl(start_url: str, data_dir: Path, redis_url: str) -> subprocess.Po
     args = [sys.executable, "-c", "from search_cli.main import main; main()", "--data-dir",
             str(data_dir), "crawl", start_url, "--redis", redis_url, "--delay", "0",
             "--idle-exit", "2", "--no-index", "-q", "--format", "json"]
-    proc = subprocess.Popen(args, env=_env(), text=True, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(args, env=child_env(), text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
-    _SPAWNED.append(proc)
+    SPAWNED.append(proc)
     return proc
 
 
@@ -72,7 +72,7 @@ def inflight_paths(client, wid: str) -> set[str]:
 
 @pytest.mark.slow
 def test_seeder_rejoins_a_live_crawl_after_its_first_seeder_died(
-        redis_server, site_server, tmp_path: Path) -> None:  # noqa: F811
+        redis_server, site_server, tmp_path: Path) -> None:
     import redis
 
     server = site_server(make_site(tmp_path / "site", delay=SERVER_DELAY))
