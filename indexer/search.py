@@ -70,6 +70,7 @@ class SearchRequest:
     sort: str = "relevance"  # or "date" (newest first)
     explain: bool = False
     all_copies: bool = False  # default: one hit per near-duplicate group
+    feedback: bool = False    # add pseudo-relevance feedback terms, as batch runs do
 
 
 @dataclass
@@ -400,13 +401,26 @@ class Searcher:
         if self._searcher.doc_count_all() == 0:  # an index built from an empty corpus
             return SearchResult(hits=[], total=0, suggestion=None)
         with self._lock:
+            marks = self._mark_terms(query)  # snippets mark the user's words, not feedback's
+            query = self._with_feedback(query, request)
             rows, total = self._ranked(query, filt, request, need)
             rows = rows[(request.page - 1) * request.limit:need]
-            marks = self._mark_terms(query)
             hits = [self._hit(score, docnum, marks, query, request.explain)
                     for score, docnum in rows]
             suggestion = self._suggest(request.query)
         return SearchResult(hits=hits, total=total, suggestion=suggestion)
+
+    def _with_feedback(self, query: Query, request: SearchRequest) -> Query:
+        """``query`` plus feedback terms when asked for and the query is plain free text
+        (feedback from a query with operators or fields would not mean what the user wrote).
+        The feedback documents are the best matches over the whole index, before filters,
+        exactly as in :meth:`batch`, so a filtered run ranks like a filtered batch run."""
+        text = _QUESTION_MARK.sub(" ", request.query)
+        if not (request.feedback and self.params.prf_docs) or self._has_syntax(text):
+            return query
+        terms = list(dict.fromkeys(self._terms(text)))
+        extra = self.feedback(self.free_text_query(text), terms) if terms else []
+        return Or([query, *extra]) if extra else query
 
     def _ranked(self, query: Query, filt: Query | None, request: SearchRequest,
                 need: int) -> tuple[list[tuple[float, int]], int]:

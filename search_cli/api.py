@@ -37,14 +37,14 @@ if TYPE_CHECKING:
     from indexer.search import Hit, SearchRequest, SearchResult
 
 SORTS = ("relevance", "date")
-LANGUAGES = ("en", "zh")
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")  # ISO 639 codes, as the cleaner stores them
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 # Singular spellings people type in notebooks -> SearchRequest's list fields.
 _LIST_ALIASES = {"procedure": "procedures", "procedures": "procedures",
                  "risk": "risks", "risks": "risks"}
 _SCALAR_FILTERS = ("site", "since", "until", "lang", "limit", "page", "sort", "explain",
-                   "all_copies")
+                   "all_copies", "feedback")
 
 
 def parse_date_bound(value: str, *, end: bool, option: str = "date") -> str:
@@ -89,9 +89,10 @@ def build_request(query: str, **filters: Any) -> SearchRequest:
     """Validate ``filters`` and build the engine's request.
 
     Accepts ``procedure``/``procedures`` and ``risk``/``risks`` (a string or a list),
-    ``site``, ``since``, ``until`` (YYYY[-MM[-DD]], inclusive), ``lang`` (en|zh), ``limit``,
-    ``page``, ``sort`` (relevance|date), ``explain``, ``all_copies``. Anything else is a
-    BadInputError naming the filter, rather than a filter silently ignored.
+    ``site``, ``since``, ``until`` (YYYY[-MM[-DD]], inclusive), ``lang`` (a language code:
+    en, zh, fr, ...), ``limit``, ``page``, ``sort`` (relevance|date), ``explain``,
+    ``all_copies``, ``feedback``. Anything else is a BadInputError naming the filter, rather
+    than a filter silently ignored.
     """
     from indexer.search import SearchRequest
 
@@ -114,8 +115,9 @@ def build_request(query: str, **filters: Any) -> SearchRequest:
     if fields.get("since") and fields.get("until") and fields["since"] > fields["until"]:
         raise BadInputError(
             f"--since {fields['since']} is after --until {fields['until']}: no date can match")
-    if fields.get("lang") is not None and fields["lang"] not in LANGUAGES:
-        raise BadInputError(f"--lang: {fields['lang']!r} is not one of {', '.join(LANGUAGES)}")
+    if fields.get("lang") is not None and not _LANGUAGE_RE.match(str(fields["lang"])):
+        raise BadInputError(f"--lang: {fields['lang']!r} is not a language code such as en, zh "
+                            "or fr")
     if fields.get("sort") is not None and fields["sort"] not in SORTS:
         raise BadInputError(f"--sort: {fields['sort']!r} is not one of {', '.join(SORTS)}")
     for key in ("limit", "page"):
@@ -131,7 +133,8 @@ def needs_one_by_one(request: SearchRequest) -> bool:
     all copies, explanations): batch mode then runs the queries one request at a time."""
     from indexer.search import SearchRequest
 
-    return request != SearchRequest(query=request.query, limit=request.limit)
+    return request != SearchRequest(query=request.query, limit=request.limit,
+                                    feedback=request.feedback)
 
 
 class Index:

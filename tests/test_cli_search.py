@@ -295,9 +295,16 @@ def test_bad_input_exits_2_naming_the_problem(search, args: list[str], needle: s
 
 
 def test_click_usage_errors_exit_2(search) -> None:
-    for args in (["risk", "--limit", "0"], ["risk", "--lang", "fr"],
+    for args in (["risk", "--limit", "0"], ["risk", "--lang", "French"],
                  ["risk", "--format", "xml"], ["risk", "--sort", "alpha"]):
         assert search(*args).exit_code == 2
+
+
+def test_any_language_code_filters(search) -> None:
+    """The cleaner stores any ISO 639 code it finds or guesses; none of ours is French."""
+    result = search("risk", "--lang", "fr", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["hits"] == []
 
 
 def test_no_index_exits_3_and_names_the_index_command(cli, tmp_path: Path) -> None:
@@ -375,9 +382,11 @@ def test_batch_other_formats_carry_the_qid(search, tmp_path: Path) -> None:
         ("a", ["rhino-recovery"]), ("b", ["lipo-contour"])]
     urls = search("--queries", str(qfile), "--format", "urls", "--limit", "1").stdout
     assert urls.splitlines()[0].startswith("a\thttps://clinic-notes.test/")
-    filtered = ids_of(search("--queries", str(qfile), "--format", "jsonl",
-                             "--site", "beauty-journal.test"))
-    assert filtered == ["lipo-contour"]
+    filtered = [json.loads(ln) for ln in search(
+        "--queries", str(qfile), "--format", "jsonl", "--site", "beauty-journal.test"
+    ).stdout.splitlines()]
+    assert [h["id"] for h in filtered if h["qid"] == "b"][0] == "lipo-contour"
+    assert {h["site"] for h in filtered} == {"beauty-journal.test"}
 
 
 @pytest.mark.parametrize(("content", "needle"), [

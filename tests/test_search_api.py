@@ -161,6 +161,14 @@ def test_feedback_adds_terms_of_the_top_documents(tmp_path: Path) -> None:
         assert [h.id for _q, hits in plain.batch(queries) for h in hits] == ["x"]
     with Searcher(data_dir, DEFAULT.with_(prf_docs=1, prf_terms=4), synonyms=False) as prf:
         assert [h.id for _q, hits in prf.batch(queries) for h in hits] == ["x", "y"]
+        # interactive search takes feedback only when asked, and marks only the user's words
+        assert [h.id for h in prf.search(SearchRequest(query="frown")).hits] == ["x"]
+        hits = prf.search(SearchRequest(query="frown", feedback=True)).hits
+        assert [h.id for h in hits] == ["x", "y"]
+        assert "[[Botulinum]]" not in hits[1].snippet and "[[Frown]]" in hits[0].snippet
+        # with operators the query means what it says: no feedback
+        assert [h.id for h in prf.search(SearchRequest(query="frown OR lines",
+                                                       feedback=True)).hits] == ["x"]
 
 
 def test_synonym_expansion_finds_rhinoplasty_for_nose_job(searcher: Searcher) -> None:

@@ -264,7 +264,8 @@ Example:
 @click.option("--site", metavar="NAME", help="Only documents from this site.")
 @click.option("--since", metavar="DATE", help="Published on or after DATE (YYYY[-MM[-DD]]).")
 @click.option("--until", metavar="DATE", help="Published on or before DATE (YYYY[-MM[-DD]]).")
-@click.option("--lang", type=click.Choice(["en", "zh"]), help="Only documents in this language.")
+@click.option("--lang", metavar="CODE",
+              help="Only documents in this language (ISO 639 code: en, zh, fr, ...).")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N",
               help=f"Hits per page [default: {DEFAULT_LIMIT}; {DEFAULT_BATCH_LIMIT} per query "
                    "with --queries].")
@@ -276,6 +277,9 @@ Example:
 @click.option("--explain", is_flag=True, help="Show the score breakdown of each hit.")
 @click.option("--all-copies", is_flag=True,
               help="List every copy of a syndicated article, not one hit per duplicate group.")
+@click.option("--feedback", is_flag=True,
+              help="Also search for words typical of the best matches (pseudo-relevance "
+                   "feedback; always on with --queries): more recall, a little slower.")
 @click.option("--queries", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help='Batch mode: JSONL lines {"_id": ..., "text": ...}; one result list per query.')
 @click.option("--tag", default="aesthetics", show_default=True, metavar="NAME",
@@ -284,7 +288,7 @@ Example:
 def search(query: str | None, procedures: tuple[str, ...], risks: tuple[str, ...],
            site: str | None, since: str | None, until: str | None, lang: str | None,
            limit: int | None, page: int, sort: str, fmt: str, explain: bool, all_copies: bool,
-           queries: Path | None, tag: str) -> None:
+           feedback: bool, queries: Path | None, tag: str) -> None:
     """Search the indexed articles; filter by procedure, risk, site, date and language.
 
     Prints a table for people, or json / jsonl / csv / trec / urls for scripts. Terms
@@ -298,7 +302,7 @@ def search(query: str | None, procedures: tuple[str, ...], risks: tuple[str, ...
     request = build_request(
         query or "", procedures=list(procedures), risks=list(risks), site=site, since=since,
         until=until, lang=lang, limit=limit or (DEFAULT_BATCH_LIMIT if batch else DEFAULT_LIMIT),
-        page=page, sort=sort, explain=explain, all_copies=all_copies)
+        page=page, sort=sort, explain=explain, all_copies=all_copies, feedback=feedback or batch)
     pairs = _read_queries(queries) if queries is not None else []
     with open_index(app().data_dir) as index:
         if batch:
