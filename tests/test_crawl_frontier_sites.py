@@ -8,17 +8,13 @@ exactly once, none fetched twice.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from corpus.store import Store
 from crawler.siteserver import SiteServer
-from tests.conftest import REPO, run_aesthetics
-from tests.test_crawl_resume import N_ARTICLES, _count_while_crawling, _make_site, _stored_urls
+from tests.conftest import run_aesthetics
+from tests.crawl_support import N_ARTICLES, kill_crawl_when_stored, make_site, stored_urls
 
 
 def _make_small_site(root: Path, name: str, pages: int = 3) -> None:
@@ -55,38 +51,17 @@ def _pages_requested(server: SiteServer, since: float = 0.0) -> list[str]:
             if r["time"] >= since and r["path"] not in ("/robots.txt", "/sitemap.xml")]
 
 
-def _kill_when_stored(data_dir: Path, server: SiteServer, at_least: int) -> None:
-    """Start a crawl of ``server`` and SIGKILL it once ``at_least`` pages are stored."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("AESTHETICS_DATA_DIR", None)
-    cmd = [sys.executable, "-c", "from search_cli.main import main; main()",
-           "--data-dir", str(data_dir), "crawl", server.url("/"), "--delay", "0",
-           "--no-index", "-q"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            if _count_while_crawling(data_dir) >= at_least:
-                break
-            assert proc.poll() is None, proc.stderr.read().decode()
-            time.sleep(0.05)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        proc.stderr.close()
-
-
 def test_killed_crawl_of_a_survives_a_fresh_crawl_of_b(tmp_path: Path, site_server) -> None:
     root_a, root_b = tmp_path / "a", tmp_path / "b"
-    _make_site(root_a)  # 30 articles at 0.15 s each: a kill lands in the middle
+    make_site(root_a)  # 30 articles at 0.15 s each: a kill lands in the middle
     _make_small_site(root_b, "beta")
     server_a, server_b = site_server(root_a, "a"), site_server(root_b, "b")
     site_a, site_b = _site_name(server_a), _site_name(server_b)
     data_dir = tmp_path / "data"
 
-    _kill_when_stored(data_dir, server_a, 8)
+    kill_crawl_when_stored(data_dir, server_a, 8)
     killed_at = time.time()
-    stored_a = set(_stored_urls(data_dir))
+    stored_a = set(stored_urls(data_dir))
     queue_a = _queued(data_dir, site_a)
     assert 8 <= len(stored_a) < N_ARTICLES + 1 and queue_a, "A must be cut in the middle"
 
@@ -102,7 +77,7 @@ def test_killed_crawl_of_a_survives_a_fresh_crawl_of_b(tmp_path: Path, site_serv
     assert summary_a["outcome"] == "ok" and summary_a["resumed"] == len(queue_a)
     refetched = {server_a.url(p) for p in _pages_requested(server_a, killed_at)} & stored_a
     assert refetched == set()
-    urls = _stored_urls(data_dir)
+    urls = stored_urls(data_dir)
     a_urls = [u for u in urls if u.split("/")[2] == site_a]
     assert len(a_urls) == len(set(a_urls)) == N_ARTICLES + 1
     assert len([u for u in urls if u.split("/")[2] == site_b]) == 4
@@ -112,7 +87,7 @@ def test_killed_crawl_of_a_survives_a_fresh_crawl_of_b(tmp_path: Path, site_serv
 
 def test_capped_crawl_of_a_survives_a_refresh_of_b(tmp_path: Path, site_server) -> None:
     root_a, root_b = tmp_path / "a", tmp_path / "b"
-    _make_site(root_a, delay=0)
+    make_site(root_a, delay=0)
     _make_small_site(root_b, "beta")
     server_a, server_b = site_server(root_a, "a"), site_server(root_b, "b")
     site_a = _site_name(server_a)

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 from tests.conftest import run_aesthetics
-from tests.test_crawl_resume import N_ARTICLES, _make_site
+from tests.crawl_support import N_ARTICLES, make_site
 
 
 def test_sources_file_excludes_and_page_cap_then_continue(tmp_path: Path, site_server) -> None:
     root = tmp_path / "site"
-    _make_site(root, delay=0)
+    make_site(root, delay=0)
     server = site_server(root)
     sources = tmp_path / "sources.toml"
     sources.write_text(f"""
