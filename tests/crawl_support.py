@@ -46,19 +46,25 @@ def stored_urls(data_dir: Path) -> list[str]:
         return [p.url for p in store.iter_pages() if p.status == 200 and not p.error]
 
 
-def count_while_crawling(data_dir: Path) -> int:
-    """Stored pages so far, read without migrating or writing (the crawl owns the file)."""
+def read_only_count(data_dir: Path, sql: str) -> int:
+    """A count from the corpus while a crawl writes it, read without migrating or creating
+    the file (the crawl owns it); 0 before the file or its tables exist."""
     path = data_dir / "corpus.sqlite3"
     if not path.exists():
         return 0
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
         try:
-            return conn.execute("SELECT count(*) FROM pages WHERE status = 200").fetchone()[0]
+            return conn.execute(sql).fetchone()[0]
         finally:
             conn.close()
-    except sqlite3.Error:  # not created yet
+    except sqlite3.Error:
         return 0
+
+
+def count_while_crawling(data_dir: Path) -> int:
+    """Pages stored so far by a running crawl."""
+    return read_only_count(data_dir, "SELECT count(*) FROM pages WHERE status = 200")
 
 
 def kill_crawl_when_stored(data_dir: Path, server: SiteServer, at_least: int) -> None:

@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import pytest
 from corpus.store import Store
 from crawler.siteserver import SiteServer
 from tests.conftest import REPO, SITES, run_aesthetics
+from tests.crawl_support import read_only_count
 
 # ---------------------------------------------------------------------------- kill -9 points
 N_ARTICLES = 24
@@ -62,21 +62,6 @@ def _crawl_args(server: SiteServer) -> list[str]:
     return ["crawl", server.url("/"), "--delay", "0", "--no-index", "-q", "--format", "json"]
 
 
-def _count(data_dir: Path, sql: str) -> int:
-    """Read-only count while the crawl writes (never migrates or creates the file)."""
-    path = data_dir / "corpus.sqlite3"
-    if not path.exists():
-        return 0
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
-        try:
-            return conn.execute(sql).fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
-
-
 def _snapshot(data_dir: Path) -> dict:
     """What must be identical between a resumed and a clean crawl."""
     with Store.open(data_dir, create=False) as store:
@@ -103,7 +88,7 @@ def kill_site(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _stored_pages(data_dir: Path, _server: SiteServer) -> int:
-    return _count(data_dir, "SELECT count(*) FROM pages WHERE status = 200")
+    return read_only_count(data_dir, "SELECT count(*) FROM pages WHERE status = 200")
 
 
 def _server_requests(data_dir: Path, server: SiteServer) -> int:
@@ -111,7 +96,7 @@ def _server_requests(data_dir: Path, server: SiteServer) -> int:
 
 
 def _documents(data_dir: Path, _server: SiteServer) -> int:
-    return _count(data_dir, "SELECT count(*) FROM documents")
+    return read_only_count(data_dir, "SELECT count(*) FROM documents")
 
 
 # (what is polled, the threshold): early, middle and late in the crawl, each seen differently
