@@ -8,7 +8,8 @@ A refresh is a crawl that starts from the corpus instead of from nothing:
 2. **Hints.** Feeds and sitemaps are small, so they are fetched here first (plain GETs,
    robots.txt obeyed). Their entries give new URLs to crawl, ``lastmod`` dates (a page whose
    stored copy was fetched after its sitemap ``lastmod`` is not requested at all) and, when a
-   sitemap lists every live article of its site, a complete list of what still exists.
+   sitemap lists every live article of its site, a complete list of what still exists. Each
+   robots.txt read here is handed to the crawl, so a site is asked for it once per refresh.
 3. **Crawl.** ``crawler.run.crawl`` re-requests every known page with If-None-Match /
    If-Modified-Since; a 304 costs one small response and no parsing. Pages that did change
    go through ``on_page`` (the cleaner, wired by the CLI), whose answer — new, changed,
@@ -38,7 +39,7 @@ from lxml import etree, html
 
 from corpus import Page, Store
 from corpus.models import utcnow
-from crawler.run import CrawlConfig, crawl
+from crawler.run import CrawlConfig, RobotsAnswer, crawl
 from crawler.sources import Source
 from crawler.urls import canonicalize, domain_allowed, netloc_of
 
@@ -69,6 +70,7 @@ class Hints:
     listed: dict[str, str | None] = field(default_factory=dict)  # url -> lastmod (sitemaps)
     in_feeds: set[str] = field(default_factory=set)
     sitemap_sites: set[str] = field(default_factory=set)  # sites whose sitemaps were read
+    robots: dict[str, RobotsAnswer] = field(default_factory=dict)  # netloc -> robots.txt read
     requests: int = 0
     errors: list[dict] = field(default_factory=list)
 
@@ -263,6 +265,8 @@ class HintFetcher:
         self.requests = 0
         self.errors: list[dict] = []
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        # netloc -> what its robots.txt answered, handed to the crawl so it is not asked again
+        self.robots_answers: dict[str, RobotsAnswer] = {}
         self._sitemaps_in_robots: dict[str, list[str]] = {}
 
     def get(self, url: str) -> bytes | None:
@@ -300,17 +304,27 @@ class HintFetcher:
             lines: list[str] = []
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                    lines = response.read(HINT_MAX_BYTES).decode("utf-8", "replace").splitlines()
+                    body = response.read(HINT_MAX_BYTES)
+                self._keep_answer(origin, response.status, body)
+                lines = body.decode("utf-8", "replace").splitlines()
             except urllib.error.HTTPError as exc:
                 if exc.code in (401, 403):
                     parser.disallow_all = True
+                self._keep_answer(origin, exc.code, _error_body(exc))
             except (urllib.error.URLError, OSError, ValueError):
-                pass  # unreachable robots.txt: the crawl itself will report the site
+                pass  # unreachable robots.txt: the crawl asks again and reports the site
             parser.parse(lines)
             self._sitemaps_in_robots[origin] = [
                 urljoin(origin + "/", line.split(":", 1)[1].strip()) for line in lines
                 if line.lower().startswith("sitemap:") and line.split(":", 1)[1].strip()]
         return self._robots[origin]
+
+    def _keep_answer(self, origin: str, status: int, body: bytes) -> None:
+        """Keep a robots.txt answer for the crawl, under the canonical netloc its requests
+        use (Scrapy keeps one robots.txt parser per netloc)."""
+        robots_url = canonicalize(origin + "/robots.txt")
+        self.robots_answers.setdefault(netloc_of(robots_url),
+                                       RobotsAnswer(robots_url, status, body))
 
     def allowed(self, url: str) -> bool:
         return self._robots_for(url).can_fetch(self.user_agent, url)
@@ -319,6 +333,14 @@ class HintFetcher:
         parts = urlsplit(origin_url)
         self._robots_for(origin_url)
         return self._sitemaps_in_robots.get(f"{parts.scheme}://{parts.netloc}", [])
+
+
+def _error_body(exc: urllib.error.HTTPError) -> bytes:
+    """The body of an error answer: Scrapy parses it as robots.txt like any other body."""
+    try:
+        return exc.read(HINT_MAX_BYTES) or b""
+    except (OSError, ValueError):
+        return b""
 
 
 # ---------------------------------------------------------------------------- planning
@@ -435,6 +457,7 @@ def gather_hints(plan: RefreshPlan, sources: list[Source], fetcher: HintFetcher)
         site.sitemaps = sorted(seen)
     hints.requests = fetcher.requests
     hints.errors = list(fetcher.errors)
+    hints.robots = dict(fetcher.robots_answers)
     return hints
 
 
@@ -566,7 +589,10 @@ def refresh(store: Store, data_dir: Path, sources: list[Source], config: CrawlCo
     checked_before = {u: p.checked_at for u in plan.revisit + plan.skipped + listings
                       if (p := store.get_page(u, with_html=False)) is not None}
 
-    crawl_report = crawl(replace(config, sources=sources, resume=True),
+    # The robots.txt answers read for the hints go to the crawl, which parses them instead
+    # of asking each site for the same file again.
+    crawl_report = crawl(replace(config, sources=sources, resume=True,
+                                 robots_txt={**hints.robots, **config.robots_txt}),
                          data_dir,
                          on_page=on_page, progress=progress, conditional=True,
                          revisit=plan.revisit + plan.new)

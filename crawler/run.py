@@ -30,6 +30,20 @@ KNOWN_CACHE_SIZE = 100_000  # frontier URLs kept in memory; the table holds them
 
 
 @dataclass
+class RobotsAnswer:
+    """A site's robots.txt answer already fetched before the crawl (by ``aesthetics refresh``).
+
+    Handed to the crawl in ``CrawlConfig.robots_txt`` so Scrapy's robots.txt middleware parses
+    this body instead of asking the site for the same file a second time. ``status`` is the
+    HTTP status of the final answer (after redirects); ``url`` the robots.txt URL asked.
+    """
+
+    url: str
+    status: int
+    body: bytes
+
+
+@dataclass
 class CrawlConfig:
     """Everything one crawl needs; built from CLI arguments or a sources file.
 
@@ -54,6 +68,8 @@ class CrawlConfig:
     max_template_variants: int = defaults.MAX_TEMPLATE_VARIANTS
     log_level: str = "WARNING"  # Scrapy's own log on stderr (-v: INFO, -q: ERROR)
     settings: dict[str, Any] = field(default_factory=dict)  # extra Scrapy settings, last word
+    # netloc -> robots.txt answer fetched earlier this run; the crawl reuses it (see the spider)
+    robots_txt: dict[str, RobotsAnswer] = field(default_factory=dict)
 
 
 @dataclass

@@ -3,7 +3,9 @@
 robots.txt is fetched once per site and crawl: the ``Sitemap:`` lines are read from the
 parser Scrapy's RobotsTxtMiddleware already built to decide what may be fetched, so a site
 never sees a second request for the same file (which would also come before its
-Crawl-delay is known). Only a crawl that does not obey robots.txt fetches it here.
+Crawl-delay is known). Only a crawl that does not obey robots.txt fetches it here. A refresh,
+which read robots.txt already while planning, hands those answers over
+(``CrawlConfig.robots_txt``) and the middleware is given their parse instead of a download.
 
 It decides what a response *is* (a page to store, a noindex page, a not-modified answer, an
 error) and which links to follow; what may be requested at all (scope, caps, traps, the
@@ -30,6 +32,7 @@ from scrapy.exceptions import (
     StopDownload,
 )
 from scrapy.http import Request, Response
+from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
@@ -157,11 +160,13 @@ class SiteSpider(scrapy.Spider):
         crawl) still gets its robots.txt sitemaps read.
         """
         ctx = self.ctx
+        robots = self._robots_middleware()
+        if robots is not None:
+            await self._seed_robots(robots)  # before any request can reach the middleware
         for url, source in ctx.revisit_entries():
             yield self.page_request(url, source, 0, revisit=True)
         for url, source, depth in ctx.resume_entries():
             yield self.page_request(url, source, depth)
-        robots = self._robots_middleware()
         for source in ctx.config.sources:
             hosts: list[str] = []
             for url in source.start_urls + source.sitemap_urls:
@@ -170,7 +175,13 @@ class SiteSpider(scrapy.Spider):
                     hosts.append(base)
             for base in hosts:
                 if robots is None:  # not obeyed: fetched for its Sitemap: lines only
-                    yield self._aux_request(base + "/robots.txt", source.name, "robots")
+                    answer = self._reusable_robots(netloc_of(base))
+                    if answer is None:
+                        yield self._aux_request(base + "/robots.txt", source.name, "robots")
+                    elif answer.status == 200:
+                        for request in self._sitemap_requests(
+                                _protego_sitemaps(answer.body), answer.url, source.name):
+                            yield request
                     continue
                 for request in await self._sitemaps_from_robots(robots, base, source.name):
                     yield request
@@ -189,6 +200,45 @@ class SiteSpider(scrapy.Spider):
             if isinstance(middleware, RobotsTxtMiddleware):
                 return middleware
         return None
+
+    def _reusable_robots(self, netloc: str) -> Any:
+        """The robots.txt answer fetched before this crawl for ``netloc`` (a
+        ``crawler.run.RobotsAnswer``) when it is final: one Scrapy would have retried (a 5xx,
+        408 or 429 while retries are on) is not, so Scrapy asks again, with its retries."""
+        answer = (getattr(self.ctx.config, "robots_txt", None) or {}).get(netloc)
+        if answer is None:
+            return None
+        settings = self.crawler.settings
+        retried = settings.getbool("RETRY_ENABLED") and settings.getint("RETRY_TIMES") > 0 \
+            and answer.status in {int(c) for c in settings.getlist("RETRY_HTTP_CODES")}
+        return None if retried else answer
+
+    async def _seed_robots(self, robots: RobotsTxtMiddleware) -> None:
+        """Give Scrapy's robots.txt middleware the answers fetched before the crawl.
+
+        The middleware keeps one parser per netloc (``_parsers``) and downloads robots.txt
+        only for a netloc it has none for; a parser built here from the same body, with the
+        same ROBOTSTXT_PARSER, decides exactly as a downloaded one would. The
+        ``robots_parsed`` signal the middleware sends after its own download is sent here
+        too, so the Crawl-delay floor (``CrawlDelayMiddleware``) is set before the first
+        request to the site.
+        """
+        parsers = getattr(robots, "_parsers", None)
+        if not isinstance(parsers, dict):  # another Scrapy: leave robots.txt to it
+            return
+        parser_class = load_object(self.crawler.settings.get("ROBOTSTXT_PARSER"))
+        for netloc in getattr(self.ctx.config, "robots_txt", None) or {}:
+            answer = self._reusable_robots(netloc)
+            if answer is None or netloc in parsers:
+                continue
+            parser = build_from_crawler(parser_class, self.crawler, answer.body)
+            parsers[netloc] = parser
+            probe = Request(urljoin(answer.url, "/"), meta={"kind": "robots"})
+            self.robots_status[answer.url] = answer.status
+            self.ctx.log_event("robots", answer.url,
+                               f"HTTP {answer.status}, read before the crawl")
+            await self.crawler.signals.send_catch_log_async(
+                signal=signals.robots_parsed, robotparser=parser, request=probe)
 
     async def _sitemaps_from_robots(self, robots: RobotsTxtMiddleware, base: str,
                                     source: str) -> list[Request]:
@@ -290,14 +340,8 @@ class SiteSpider(scrapy.Spider):
         """robots.txt fetched by the spider itself: only when robots.txt is not obeyed."""
         if response.status != 200:
             return
-        from protego import Protego
-
-        try:
-            parser = Protego.parse(response.body.decode("utf-8", errors="replace"))
-            sitemaps = list(parser.sitemaps)
-        except Exception:  # noqa: BLE001 - a broken robots.txt just has no sitemaps for us
-            return
-        yield from self._sitemap_requests(sitemaps, response.url, response.meta["source"])
+        yield from self._sitemap_requests(_protego_sitemaps(response.body), response.url,
+                                          response.meta["source"])
 
     def _sitemap_requests(self, urls: list[str], robots_url: str,
                           source: str) -> Iterator[Request]:
@@ -340,6 +384,16 @@ class SiteSpider(scrapy.Spider):
     def on_aux_error(self, failure: Failure) -> None:
         self.ctx.log_event(failure.request.meta.get("kind", "aux"), failure.request.url,
                            type(failure.value).__name__)
+
+
+def _protego_sitemaps(body: bytes) -> list[str]:
+    """The ``Sitemap:`` URLs of a robots.txt body; a broken file names none."""
+    from protego import Protego
+
+    try:
+        return list(Protego.parse(body.decode("utf-8", errors="replace")).sitemaps)
+    except Exception:  # noqa: BLE001 - a broken robots.txt just has no sitemaps for us
+        return []
 
 
 def _sitemaps_of(parser: Any) -> list[str]:
