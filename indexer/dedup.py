@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -269,8 +270,8 @@ class DupIndex:
             with np.load(path, allow_pickle=False) as data:
                 sigs = Signatures((str(i) for i in data["ids"]), data["sigs"])
                 groups = json.loads(data["groups"].item())  # bytes, or str in older files
-        except (OSError, ValueError, KeyError):
-            return cls()  # unreadable state only costs a re-hash
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return cls()  # unreadable (e.g. truncated) state only costs a re-hash
         dup.sigs = sigs
         dup.groups = {k: v for k, v in groups.items() if k in dup.sigs}
         return dup
@@ -286,7 +287,10 @@ class DupIndex:
         ids, sigs = self.sigs.in_row_order()
         groups = json.dumps(self.groups, sort_keys=True).encode("utf-8")
         tmp = directory / f".{STATE_FILE}.{os.getpid()}.tmp.npz"
-        np.savez(tmp, ids=np.array(ids, dtype=str), sigs=sigs, groups=np.array(groups))
+        with open(tmp, "wb") as fh:
+            np.savez(fh, ids=np.array(ids, dtype=str), sigs=sigs, groups=np.array(groups))
+            fh.flush()
+            os.fsync(fh.fileno())  # durable before the rename, as the index version itself
         os.replace(tmp, directory / STATE_FILE)
 
     # ------------------------------------------------------------------ grouping

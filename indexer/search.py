@@ -258,34 +258,31 @@ class Searcher:
         """Pseudo-relevance feedback (a relevance model): queries for the terms that dominate
         the top documents of ``query``, to be OR-ed with it.
 
-        Used by ``batch`` (research runs, judged to depth 1000); interactive top-10 search
-        skips it to keep latency low. Each of the ``prf_docs`` top documents votes for its
-        terms with (tf / length) x its share ``exp(score / T)`` (see
-        :func:`indexer.rank.feedback_shares`); the best ``prf_terms`` new terms join the query
-        with weights summing to ``weight`` x the number of query terms. Short queries (a
-        topic, as in NFCorpus) take a flatter vote and a larger weight than sentence-length
-        ones (a claim, as in SciFact), and ranks candidate terms by votes x idf: a two-word
-        topic needs words specific to its documents, not their general vocabulary. Common
-        terms (in 10% of documents or more) are never added. Measured: indexer/rank.py.
+        Used by ``batch`` (research runs, judged to depth 1000) and by interactive search
+        only when asked (``SearchRequest.feedback``), as it costs a second query. Each of the
+        ``prf_docs`` top documents votes for its terms with (tf / length) x its share
+        ``exp(score / T)`` (see :func:`indexer.rank.feedback_shares`); the best ``prf_terms``
+        new terms join the query with weights summing to ``weight`` x the number of query
+        terms. Short queries (a topic, as in NFCorpus) take a flatter vote and a larger weight
+        than sentence-length ones (a claim, as in SciFact), and rank candidate terms by votes x
+        idf: a two-word topic needs words specific to its documents, not their general
+        vocabulary. Common terms (in 10% of documents or more) are never added. Measured:
+        indexer/rank.py.
         """
         p = self.params
         short = len(terms) <= p.prf_short_terms
         weight = p.prf_short_weight if short else p.prf_weight
         temperature = p.prf_short_temperature if short else p.prf_temperature
-        fields_of: dict[str, dict] = {}
-        scored: list[tuple[float, str]] = []
-        for score, docnum in self._batch_ranked(query, p.prf_docs):
-            fields = self._searcher.stored_fields(docnum)
-            fields_of[fields["id"]] = fields
-            if score > 0:
-                scored.append((score, fields["id"]))
-        top = tie_sorted(scored)[:p.prf_docs]
+        ids = self._column("id")
+        # ties at the cut are broken by doc id before any stored text is read
+        top = sorted(((score, docnum) for score, docnum in self._batch_ranked(query, p.prf_docs)
+                      if score > 0), key=lambda sd: (-round(sd[0], 9), ids[sd[1]]))[:p.prf_docs]
         if not top:
             return []
         votes: dict[str, float] = {}
-        for share, (_score, doc_id) in zip(feedback_shares([s for s, _ in top], temperature),
-                                           top, strict=True):
-            fields = fields_of[doc_id]
+        shares = feedback_shares([s for s, _ in top], temperature)
+        for share, (_score, docnum) in zip(shares, top, strict=True):
+            fields = self._searcher.stored_fields(docnum)
             tokens = [t.text for t in self._analyzer(
                 (fields.get("title") or "") + " " + (fields.get("text") or ""))]
             for token in tokens:
@@ -298,8 +295,10 @@ class Searcher:
                 continue
             df = self._searcher.doc_frequency("text", term)
             if df < max(2, 0.1 * n):
-                specific = short and p.prf_short_idf
-                candidates.append((vote * math.log(n / (df + 1)) if specific else vote, term))
+                if short and p.prf_short_idf:
+                    vote *= math.log(n / (df + 1))  # <= 0 in a tiny index: such terms go
+                if vote > 0:
+                    candidates.append((vote, term))
         candidates.sort(key=lambda wt: (-wt[0], wt[1]))
         chosen = candidates[:p.prf_terms]
         if not chosen:
@@ -411,13 +410,15 @@ class Searcher:
         return SearchResult(hits=hits, total=total, suggestion=suggestion)
 
     def _with_feedback(self, query: Query, request: SearchRequest) -> Query:
-        """``query`` plus feedback terms when asked for and the query is plain free text
-        (feedback from a query with operators or fields would not mean what the user wrote).
+        """``query`` plus feedback terms when asked for, the order is by relevance and the
+        query is plain free text (feedback from a query with operators or fields would not mean
+        what the user wrote).
         The feedback documents are the best matches over the whole index, before filters,
         exactly as in :meth:`batch`, so a filtered run ranks like a filtered batch run."""
         text = _QUESTION_MARK.sub(" ", request.query)
-        if not (request.feedback and self.params.prf_docs) or self._has_syntax(text):
-            return query
+        if (not (request.feedback and self.params.prf_docs) or request.sort != "relevance"
+                or self._has_syntax(text)):
+            return query  # in date order, feedback would only add documents, not rank them
         terms = list(dict.fromkeys(self._terms(text)))
         extra = self.feedback(self.free_text_query(text), terms) if terms else []
         return Or([query, *extra]) if extra else query

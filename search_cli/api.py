@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from indexer.search import Hit, SearchRequest, SearchResult
 
 SORTS = ("relevance", "date")
-_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")  # ISO 639 codes, as the cleaner stores them
+_LANGUAGE_RE = re.compile(r"[a-z]{2,3}")  # ISO 639 codes, as the cleaner stores them
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 # Singular spellings people type in notebooks -> SearchRequest's list fields.
@@ -115,7 +115,9 @@ def build_request(query: str, **filters: Any) -> SearchRequest:
     if fields.get("since") and fields.get("until") and fields["since"] > fields["until"]:
         raise BadInputError(
             f"--since {fields['since']} is after --until {fields['until']}: no date can match")
-    if fields.get("lang") is not None and not _LANGUAGE_RE.match(str(fields["lang"])):
+    if fields.get("lang") is not None:
+        fields["lang"] = str(fields["lang"]).strip().lower()
+    if fields.get("lang") is not None and not _LANGUAGE_RE.fullmatch(fields["lang"]):
         raise BadInputError(f"--lang: {fields['lang']!r} is not a language code such as en, zh "
                             "or fr")
     if fields.get("sort") is not None and fields["sort"] not in SORTS:

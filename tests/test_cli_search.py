@@ -305,6 +305,7 @@ def test_any_language_code_filters(search) -> None:
     result = search("risk", "--lang", "fr", "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["hits"] == []
+    assert ids_of(search("玻尿酸", "--lang", "ZH", "--format", "jsonl")) == ["zh-hyaluronic"]
 
 
 def test_no_index_exits_3_and_names_the_index_command(cli, tmp_path: Path) -> None:

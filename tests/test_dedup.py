@@ -84,8 +84,10 @@ def test_state_round_trips_through_disk(tmp_path: Path) -> None:
     assert again.groups == {"a": "a", "b": "a"}
     assert set(again.sigs) == {"a", "b"}
     assert again.update([("c", BOILER_A + ARTICLE)])["c"] == "a"
-    (tmp_path / dedup.STATE_FILE).write_bytes(b"garbage")
-    assert DupIndex.load(tmp_path).sigs == {}  # unreadable state: start over, no crash
+    saved = (tmp_path / dedup.STATE_FILE).read_bytes()
+    for broken in (b"garbage", b"", saved[:len(saved) // 2]):  # junk, empty, truncated
+        (tmp_path / dedup.STATE_FILE).write_bytes(broken)
+        assert DupIndex.load(tmp_path).sigs == {}  # unreadable state: start over, no crash
 
 
 def test_update_index_stores_groups_in_corpus_and_index(data_dir: Path) -> None:

@@ -171,6 +171,24 @@ def test_feedback_adds_terms_of_the_top_documents(tmp_path: Path) -> None:
                                                        feedback=True)).hits] == ["x"]
 
 
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_feedback_on_a_tiny_index_adds_nothing_odd(tmp_path: Path, size: int) -> None:
+    """With one to three documents every candidate term is in most of them (idf <= 0)."""
+    from corpus import Document
+
+    data_dir = tmp_path / f"tiny{size}"
+    with Store.open(data_dir) as store:
+        for n in range(size):
+            store.save_document(Document(id=f"t{n}", url=f"https://t.example/{n}",
+                                         text=f"Chin filler note {n}: swelling settles."))
+    update_index(data_dir)
+    with Searcher(data_dir, synonyms=False) as searcher:
+        ((_qid, hits),) = list(searcher.batch([("q", "chin filler")]))
+        assert sorted(h.id for h in hits) == [f"t{n}" for n in range(size)]
+        result = searcher.search(SearchRequest(query="chin", feedback=True))
+        assert len(result.hits) == size
+
+
 def test_synonym_expansion_finds_rhinoplasty_for_nose_job(searcher: Searcher) -> None:
     pytest.importorskip("indexer.vocabulary")
     hits = search(searcher, "nose job recovery").hits
