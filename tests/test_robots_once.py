@@ -135,3 +135,23 @@ def test_missing_or_failing_robots_txt_is_asked_once_and_names_no_sitemap(
         assert _gets(server, "/articles/botox.html") == 1, name
         assert _gets(server, "/maps/hidden.xml") == 0, name
         assert _gets(server, "/hidden/only.html") == 0, name
+
+
+def test_a_slow_robots_txt_does_not_hold_back_another_site(tmp_path: Path, site_server) -> None:
+    """Every site is asked for robots.txt at once when the crawl starts: B's answer comes
+    back while A's is still on its way (the server logs an answer when it sends it)."""
+    root_a, root_b = tmp_path / "a", tmp_path / "b"
+    for root in (root_a, root_b):
+        _make_site(root, "User-agent: *\nDisallow: /private/\n")
+    (root_a / "_routes.json").write_text(json.dumps({"/robots.txt": {"delay": 2.0}}))
+    slow, quick = site_server(root_a, "a"), site_server(root_b, "b")
+    done = run_aesthetics("crawl", slow.url("/"), quick.url("/"), "--delay", "0",
+                          "--no-index", "--format", "json", data_dir=tmp_path / "data",
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+
+    def robots_sent(server: SiteServer) -> float:
+        (entry,) = [r for r in server.requests() if r["path"] == "/robots.txt"]
+        return entry["time"]
+
+    assert robots_sent(quick) < robots_sent(slow) - 1.0

@@ -32,13 +32,16 @@ from scrapy.exceptions import (
     StopDownload,
 )
 from scrapy.http import Request, Response
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.sitemap import Sitemap
+from twisted.internet.defer import DeferredList
 from twisted.python.failure import Failure
 
 from crawler.charset import decode_html, looks_binary
 from crawler.items import PageItem
 from crawler.middlewares import SkipRequest
+from crawler.sources import Source
 from crawler.urls import canonicalize, is_http, netloc_of
 
 _SITEMAP_MAX_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed file
@@ -163,17 +166,14 @@ class SiteSpider(scrapy.Spider):
         robots = self._robots_middleware()
         if robots is not None:
             await self._seed_robots(robots)  # before any request can reach the middleware
+        if robots is not None:
+            await self._fetch_robots(robots)
         for url, source in ctx.revisit_entries():
             yield self.page_request(url, source, 0, revisit=True)
         for url, source, depth in ctx.resume_entries():
             yield self.page_request(url, source, depth)
         for source in ctx.config.sources:
-            hosts: list[str] = []
-            for url in source.start_urls + source.sitemap_urls:
-                base = url.split("://", 1)[0] + "://" + netloc_of(url)
-                if base not in hosts:
-                    hosts.append(base)
-            for base in hosts:
+            for base in _bases(source):
                 if robots is None:  # not obeyed: fetched for its Sitemap: lines only
                     answer = self._reusable_robots(netloc_of(base))
                     if answer is None:
@@ -239,6 +239,16 @@ class SiteSpider(scrapy.Spider):
                                f"HTTP {answer.status}, read before the crawl")
             await self.crawler.signals.send_catch_log_async(
                 signal=signals.robots_parsed, robotparser=parser, request=probe)
+
+    async def _fetch_robots(self, robots: RobotsTxtMiddleware) -> None:
+        """Ask every site for its robots.txt at once, so one slow or dead site does not hold
+        back the others' start (each is awaited again, already answered, per source below)."""
+        probes = [Request(base + "/", meta={"kind": "robots", "source": source.name})
+                  for source in self.ctx.config.sources for base in _bases(source)]
+        if probes:
+            await maybe_deferred_to_future(DeferredList(
+                [deferred_from_coro(robots.robot_parser(probe)) for probe in probes],
+                consumeErrors=True))
 
     async def _sitemaps_from_robots(self, robots: RobotsTxtMiddleware, base: str,
                                     source: str) -> list[Request]:
@@ -408,3 +418,13 @@ def _sitemaps_of(parser: Any) -> list[str]:
 def _header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+def _bases(source: Source) -> list[str]:
+    """``scheme://host[:port]`` of each site a source starts from, in order, once each."""
+    bases: list[str] = []
+    for url in source.start_urls + source.sitemap_urls:
+        base = url.split("://", 1)[0] + "://" + netloc_of(url)
+        if base not in bases:
+            bases.append(base)
+    return bases
