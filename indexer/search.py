@@ -273,12 +273,12 @@ class Searcher:
         short = len(terms) <= p.prf_short_terms
         weight = p.prf_short_weight if short else p.prf_weight
         temperature = p.prf_short_temperature if short else p.prf_temperature
-        ids = self._column("id")
-        # ties at the cut are broken by doc id before any stored text is read
-        top = sorted(((score, docnum) for score, docnum in self._batch_ranked(query, p.prf_docs)
-                      if score > 0), key=lambda sd: (-round(sd[0], 9), ids[sd[1]]))[:p.prf_docs]
-        if not top:
+        ranked = [(score, docnum) for score, docnum in self._batch_ranked(query, p.prf_docs)
+                  if score > 0]
+        if not ranked:
             return []
+        ids = self._column("id")  # ties at the cut go by doc id, before any text is read
+        top = sorted(ranked, key=lambda sd: (-round(sd[0], 9), ids[sd[1]]))[:p.prf_docs]
         votes: dict[str, float] = {}
         shares = feedback_shares([s for s, _ in top], temperature)
         for share, (_score, docnum) in zip(shares, top, strict=True):

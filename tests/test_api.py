@@ -44,7 +44,7 @@ def test_build_request_accepts_friendly_filters() -> None:
 @pytest.mark.parametrize(("filters", "needle"), [
     ({"colour": "red"}, "colour"),
     ({"since": "2024-05", "until": "2024-01"}, "after"),
-    ({"lang": "fr"}, "--lang"),
+    ({"lang": "français"}, "--lang"),
     ({"sort": "alpha"}, "--sort"),
     ({"limit": 0}, "--limit"),
     ({"page": "2"}, "--page"),
