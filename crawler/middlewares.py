@@ -210,6 +210,7 @@ class CrawlDelayMiddleware:
         self.user_agent = settings.get("ROBOTSTXT_USER_AGENT") or settings.get("USER_AGENT")
         self.jitter = settings.getfloat("DOWNLOAD_DELAY_JITTER")
         self.floors: dict[str, float] = {}  # downloader slot key -> seconds between requests
+        crawler.crawl_delay_floors = self.floors  # the distributed crawl shares them in Redis
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
         crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
 

@@ -203,6 +203,29 @@ def test_politeness_is_shared_by_all_workers(redis_server, site_server,
 
 
 @pytest.mark.slow
+def test_robots_crawl_delay_is_shared_by_all_workers(redis_server, site_server,
+                                                     tmp_path: Path) -> None:
+    """A robots.txt Crawl-delay of 0.5 s holds for the site as a whole: two workers and the
+    seeder, each allowed two requests at once with no delay of ours, start one article per
+    0.5 s between them, not one each."""
+    site = make_site(tmp_path / "site", pages=8)
+    (site / "robots.txt").write_text("User-agent: *\nCrawl-delay: 0.5\n")
+    server = site_server(site)
+    data_dir = tmp_path / "data"
+    workers = [start_worker(data_dir, redis_server.url) for _ in range(2)]
+    seeder = start_seeder(server.url("/"), data_dir, redis_server.url, concurrency=2)
+    for code, _out, err in finish([seeder, *workers]):
+        assert code == 0, err
+    served = sorted(r["time"] for r in server.requests() if r["path"].startswith("/articles/"))
+    assert len(served) == 8
+    gaps = [b - a for a, b in zip(served, served[1:], strict=False)]
+    # Starts are 0.5 s apart; served times add the server's own jitter to each gap. Three
+    # processes keeping the delay each on their own would serve three articles per 0.5 s.
+    assert served[-1] - served[0] >= 7 * 0.5 - 0.3, gaps
+    assert min(gaps) >= 0.25, gaps
+
+
+@pytest.mark.slow
 def test_max_pages_counts_all_workers(redis_server, site_server, tmp_path: Path) -> None:
     """--max-pages caps the crawl, not each worker: three workers with a cap of 10 request
     about 10 pages (a race on the last places may add one per extra worker), not 30."""

@@ -83,7 +83,8 @@ class SharedPolitenessMiddleware:
 
     Placed last before the download handler, it waits (without blocking the reactor) until the
     site has fewer than ``CONCURRENT_REQUESTS_PER_DOMAIN`` requests in flight across all
-    workers and ``DOWNLOAD_DELAY`` has passed since the last start by any worker; the slot is
+    workers and ``DOWNLOAD_DELAY`` (or the site's robots.txt Crawl-delay, if longer) has
+    passed since the last start by any worker; the slot is
     given back when the response or the error comes back. Per-site overrides in
     ``DOWNLOAD_SLOTS`` (from the sources file) are honoured. A killed worker's slots expire
     after ``LEASE_MS`` because only live workers renew theirs.
@@ -112,6 +113,11 @@ class SharedPolitenessMiddleware:
 
         site = site_of(self.crawler, request)
         concurrency, delay_ms = self.limits.concurrency_of(site), self.limits.delay_ms_of(site)
+        # robots.txt Crawl-delay (crawler.middlewares.CrawlDelayMiddleware, which has read it
+        # before the request gets here) is a floor on the shared gap too, not only this
+        # worker's: N workers must not send N requests per Crawl-delay.
+        floor = getattr(self.crawler, "crawl_delay_floors", {}).get(site, 0.0)
+        delay_ms = max(delay_ms, int(floor * 1000))
         self._n += 1
         token = f"{self.wid}:{self._n}"
         while True:
