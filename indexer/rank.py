@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING
 
 from whoosh import scoring
 
+from indexer.schema import TEXT_FIELDS
+
 if TYPE_CHECKING:  # numpy is imported on first use: `aesthetics search` startup is measured
     import numpy as np
 
@@ -141,12 +143,17 @@ def feedback_shares(scores: list[float], temperature: float) -> list[float]:
     return [w / total for w in weights]
 
 
-def tie_sorted(scored: Iterable[tuple[float, str]]) -> list[tuple[float, str]]:
-    """Order (score, doc id) by score descending, ties by doc id: runs must be deterministic.
+def tie_key(score: float, doc_id: str) -> tuple[float, str]:
+    """Sort key for score descending, ties by doc id: runs must be deterministic.
 
     Scores are rounded to 1e-9 first so float noise from summation order cannot reorder ties.
     """
-    return sorted(scored, key=lambda sd: (-round(sd[0], 9), sd[1]))
+    return -round(score, 9), doc_id
+
+
+def tie_sorted(scored: Iterable[tuple[float, str]]) -> list[tuple[float, str]]:
+    """Order (score, doc id) pairs by :func:`tie_key`."""
+    return sorted(scored, key=lambda sd: tie_key(*sd))
 
 
 # ---------------------------------------------------------------------- term-at-a-time scoring
@@ -177,7 +184,7 @@ def flat_leaves(query, boost: float = 1.0) -> list[WeightedLeaf] | None:
                 return None
             out += leaves
         return out
-    if isinstance(query, Term | Phrase) and query.fieldname in ("title", "text"):
+    if isinstance(query, Term | Phrase) and query.fieldname in TEXT_FIELDS:
         return [WeightedLeaf(query, boost)]
     return None
 

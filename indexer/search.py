@@ -32,6 +32,7 @@ from indexer.rank import (
     feedback_shares,
     flat_leaves,
     prune_terms,
+    tie_key,
     tie_sorted,
     weighting,
 )
@@ -278,7 +279,7 @@ class Searcher:
         if not ranked:
             return []
         ids = self._column("id")  # ties at the cut go by doc id, before any text is read
-        top = sorted(ranked, key=lambda sd: (-round(sd[0], 9), ids[sd[1]]))[:p.prf_docs]
+        top = sorted(ranked, key=lambda sd: tie_key(sd[0], ids[sd[1]]))[:p.prf_docs]
         votes: dict[str, float] = {}
         shares = feedback_shares([s for s, _ in top], temperature)
         for share, (_score, docnum) in zip(shares, top, strict=True):
@@ -450,7 +451,7 @@ class Searcher:
         while True:
             top = _top_docnums(scores, candidates, fetch)
             scored = sorted(((max(0.0, float(scores[d])), int(d)) for d in top),
-                            key=lambda sd: (-round(sd[0], 9), ids[sd[1]]))
+                            key=lambda sd: tie_key(sd[0], ids[sd[1]]))
             if codes is not None:
                 seen: set[int] = set()
                 folded = []
@@ -509,7 +510,7 @@ class Searcher:
                 published = reader.column_reader("published", translate=False)
                 scored.sort(key=lambda sd: (-_date_key(published[sd[1]]), ids[sd[1]]))
             else:
-                scored.sort(key=lambda sd: (-round(sd[0], 9), ids[sd[1]]))
+                scored.sort(key=lambda sd: tie_key(sd[0], ids[sd[1]]))
             if not request.all_copies:
                 seen: set[str] = set()
                 folded = []
