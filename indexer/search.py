@@ -255,9 +255,10 @@ class Searcher:
         parts = [self._field_query([t]) for t in terms]
         return Or([p for p in parts if p is not None], scale=self.params.coord or None)
 
-    def feedback(self, query: Query, terms: list[str]) -> list[Query]:
+    def feedback(self, text: str, query: Query | None = None) -> list[Query]:
         """Pseudo-relevance feedback (a relevance model): queries for the terms that dominate
-        the top documents of ``query``, to be OR-ed with it.
+        the top documents of ``text``'s free-text ``query`` (built here unless given), to be
+        OR-ed with it; none when feedback is off (``prf_docs`` 0) or ``text`` has no terms.
 
         Used by ``batch`` (research runs, judged to depth 1000) and by interactive search
         only when asked (``SearchRequest.feedback``), as it costs a second query. Each of the
@@ -271,6 +272,10 @@ class Searcher:
         indexer/rank.py.
         """
         p = self.params
+        terms = list(dict.fromkeys(self._terms(text)))
+        if not (p.prf_docs and terms):
+            return []
+        query = query if query is not None else self.free_text_query(text)
         short = len(terms) <= p.prf_short_terms
         weight = p.prf_short_weight if short else p.prf_weight
         temperature = p.prf_short_temperature if short else p.prf_temperature
@@ -417,11 +422,9 @@ class Searcher:
         The feedback documents are the best matches over the whole index, before filters,
         exactly as in :meth:`batch`, so a filtered run ranks like a filtered batch run."""
         text = _QUESTION_MARK.sub(" ", request.query)
-        if (not (request.feedback and self.params.prf_docs) or request.sort != "relevance"
-                or self._has_syntax(text)):
+        if not request.feedback or request.sort != "relevance" or self._has_syntax(text):
             return query  # in date order, feedback would only add documents, not rank them
-        terms = list(dict.fromkeys(self._terms(text)))
-        extra = self.feedback(self.free_text_query(text), terms) if terms else []
+        extra = self.feedback(text)
         return Or([query, *extra]) if extra else query
 
     def _ranked(self, query: Query, filt: Query | None, request: SearchRequest,
@@ -540,12 +543,9 @@ class Searcher:
         for qid, text in queries:
             base = self.free_text_query(text)
             with self._lock:
-                parts = [base]
-                terms = list(dict.fromkeys(self._terms(text)))
-                if self.params.prf_docs and terms:
-                    # feedback reads the top documents of the user's own words only, so a
-                    # synonym's documents cannot vote for themselves
-                    parts += self.feedback(base, terms)
+                # feedback reads the top documents of the user's own words only, so a
+                # synonym's documents cannot vote for themselves
+                parts = [base, *self.feedback(text, base)]
                 parts += self.expansions(text)
                 query = Or(parts) if len(parts) > 1 else base
                 scored = self._batch_ranked(query, limit + TIE_MARGIN)
