@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -456,13 +456,7 @@ class Searcher:
             scored = sorted(((max(0.0, float(scores[d])), int(d)) for d in top),
                             key=lambda sd: tie_key(sd[0], ids[sd[1]]))
             if codes is not None:
-                seen: set[int] = set()
-                folded = []
-                for score, docnum in scored:
-                    if codes[docnum] not in seen:
-                        seen.add(int(codes[docnum]))
-                        folded.append((score, docnum))
-                scored = folded
+                scored = _fold(scored, lambda d: int(codes[d]))
             exhausted = top.size == candidates.size
             if len(scored) >= need + min(TIE_MARGIN, need) or exhausted:
                 break
@@ -515,14 +509,7 @@ class Searcher:
             else:
                 scored.sort(key=lambda sd: tie_key(sd[0], ids[sd[1]]))
             if not request.all_copies:
-                seen: set[str] = set()
-                folded = []
-                for score, docnum in scored:
-                    group = groups[docnum] or ids[docnum]
-                    if group not in seen:
-                        seen.add(group)
-                        folded.append((score, docnum))
-                scored = folded
+                scored = _fold(scored, lambda d: groups[d] or ids[d])
             exhausted = fetch is None or results.scored_length() < fetch
             if len(scored) >= need + min(TIE_MARGIN, need) or exhausted:
                 break
@@ -675,7 +662,6 @@ class Searcher:
         """Replace words absent from the index by the closest indexed word, if any."""
         reader = self._searcher.reader()
         spell_field = self._schema["text"].spelling_fieldname("text")
-        corrector = None
         changed = False
         out = _outside_quotes(text)
         pieces: list[str] = []
@@ -686,14 +672,13 @@ class Searcher:
             if (low in STOP_WORDS or word in _OPERATORS or len(word) > MAX_SUGGEST_CHARS
                     or (spell_field, low) in reader):
                 continue
+            if out[match.end():match.end() + 1] == ":":
+                continue
             stems = self._terms(word)
             if stems and all(("text", t) in reader or ("title", t) in reader for t in stems):
                 continue  # another form of the word is indexed ("vertebrates" -> vertebr)
-            if out[match.end():match.end() + 1] == ":":
-                continue
-            corrector = corrector or self._corrector()
             # prefix=1: typos in the first letter are rare, and the automaton gets much smaller
-            options = corrector.suggest(low, limit=1, maxdist=2, prefix=1)
+            options = self._corrector().suggest(low, limit=1, maxdist=2, prefix=1)
             if options and options[0] != low:
                 pieces.append(text[pos:match.start()])
                 pieces.append(options[0])
@@ -703,6 +688,19 @@ class Searcher:
             return None
         pieces.append(text[pos:])
         return "".join(pieces)
+
+
+def _fold(scored: list[tuple[float, int]], group_of: Callable[[int], object]
+          ) -> list[tuple[float, int]]:
+    """The first (best placed) hit of each near-duplicate group, order kept."""
+    seen: set[object] = set()
+    folded = []
+    for score, docnum in scored:
+        group = group_of(docnum)
+        if group not in seen:
+            seen.add(group)
+            folded.append((score, docnum))
+    return folded
 
 
 def _top_docnums(scores: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
