@@ -71,7 +71,12 @@ def signature(text: str) -> np.ndarray | None:
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Estimated Jaccard similarity of two signatures."""
-    return float(np.mean(a == b))
+    return float(similarities(a, b))
+
+
+def similarities(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard similarity of signatures row by row (the share of equal values)."""
+    return np.count_nonzero(a == b, axis=-1) / NUM_PERM
 
 
 @cache
@@ -205,7 +210,7 @@ def _verified(data: np.ndarray, reps: np.ndarray, first: np.ndarray, second: np.
     for start in range(0, len(first), CHUNK):
         a = data[reps[first[start:start + CHUNK]]]
         b = data[reps[second[start:start + CHUNK]]]
-        keep[start:start + CHUNK] = np.count_nonzero(a == b, axis=1) / NUM_PERM >= THRESHOLD
+        keep[start:start + CHUNK] = similarities(a, b) >= THRESHOLD
     return keep
 
 
@@ -333,7 +338,7 @@ class DupIndex:
                 result[seed] = None  # deleted or too short: alone
             else:
                 touched.add(int(label_of_row[row]))
-        sizes = np.bincount(labels) if len(labels) else np.zeros(0, dtype=np.intp)
+        sizes = np.bincount(labels)
         ids = list(self.sigs)
         chosen = np.flatnonzero(np.isin(labels, np.fromiter(touched, dtype=np.intp)))
         pairs = [(ids[n], label) for n, label in
