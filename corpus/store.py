@@ -503,12 +503,9 @@ class Store:
         """
         if sites is None:
             return self._write("DELETE FROM frontier").rowcount
-        names = sorted(set(sites))
-        marks = ", ".join("?" * len(names))
-        return self._write(
-            f"DELETE FROM frontier WHERE site IN ({marks}) OR (site = '' AND state != 'queued')"
-            if names else "DELETE FROM frontier WHERE site = '' AND state != 'queued'",
-            names).rowcount
+        where, params = self._frontier_sites(sites)
+        return self._write(f"DELETE FROM frontier WHERE (1 = 1{where}) "
+                           "OR (site = '' AND state != 'queued')", params).rowcount
 
     @staticmethod
     def _frontier_sites(sites: Iterable[str] | None) -> tuple[str, list[str]]:

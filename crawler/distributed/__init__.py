@@ -26,7 +26,7 @@ public hooks), ``coordinator`` (start, join or wait for a crawl), ``run_report``
 
 from crawler.distributed.acked_queue import FP_META, AckedQueue
 from crawler.distributed.connection import RedisUnavailableError, connect, redacted, worker_id
-from crawler.distributed.crawl_context import SharedCapsContext, shared_caps_context
+from crawler.distributed.crawl_context import SharedCapsContext
 from crawler.distributed.heartbeat import HEARTBEAT_SECONDS, WORKER_TTL_SECONDS, WorkerExtension
 from crawler.distributed.keys import PREFIX, Keys
 from crawler.distributed.politeness import (
@@ -51,5 +51,5 @@ __all__ = [
     "S_SEED", "S_URL", "S_WORKER", "WORKER_TTL_SECONDS", "AckedQueue", "Keys", "RedisScheduler",
     "RedisUnavailableError", "SeedGate", "SharedCapsContext", "SharedDupeFilter",
     "SharedPolitenessMiddleware", "SiteLimits", "WorkerExtension", "connect", "redacted",
-    "redis_settings", "seed_and_work", "shared_caps_context", "work", "worker_id",
+    "redis_settings", "seed_and_work", "work", "worker_id",
 ]

@@ -52,13 +52,6 @@ class SharedCapsContext(CrawlContext):
             pass  # the worker's heartbeat notices and stops the process
 
 
-def shared_caps_context(config: CrawlConfig, store: Store, data_dir: Path, client: redis.Redis,
-                        **kwargs: Any) -> CrawlContext:
-    """A ``CrawlContext`` whose page caps (``--max-pages``, a source's ``max_pages``) count
-    the requests of all workers, in Redis, instead of this process' alone."""
-    return SharedCapsContext(config, store, data_dir, client, **kwargs)
-
-
 def resume_queued(ctx: CrawlContext, store: Store) -> None:
     """Offer the frontier's queued URLs of this crawl's sources again, leaving the frontier
     as it is (a seeder joining live workers must never clear it under their feet)."""

@@ -24,7 +24,7 @@ from crawler.distributed.connection import (
     worker_id,
 )
 from crawler.distributed.coordinator import claim_crawl, joined_run, publish, start_run
-from crawler.distributed.crawl_context import resume_queued, shared_caps_context
+from crawler.distributed.crawl_context import SharedCapsContext, resume_queued
 from crawler.distributed.keys import Keys
 from crawler.distributed.run_report import (
     final_counts,
@@ -85,8 +85,8 @@ def _work(data_dir: Path, redis_url: str, *, config: CrawlConfig | None,
     if log_level:
         config.log_level = log_level
     store = Store.open(data_dir, create=claim.seed)
-    ctx = shared_caps_context(config, store, data_dir, client, on_page=on_page,
-                              progress=progress)
+    ctx = SharedCapsContext(config, store, data_dir, client, on_page=on_page,
+                          progress=progress)
     run = None  # the seeder's run record, which it finishes; a worker only adds its count
     try:
         if claim.join:

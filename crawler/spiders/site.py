@@ -166,7 +166,6 @@ class SiteSpider(scrapy.Spider):
         robots = self._robots_middleware()
         if robots is not None:
             await self._seed_robots(robots)  # before any request can reach the middleware
-        if robots is not None:
             await self._fetch_robots(robots)
         for url, source in ctx.revisit_entries():
             yield self.page_request(url, source, 0, revisit=True)
