@@ -56,7 +56,7 @@ class DocumentStep:
 
     def finish(self) -> dict[str, int]:
         """Clean what was stored but not cleaned (a killed run, a part that never came)."""
-        if self._processor is None and self.store is None and self._own_store:
+        if self._processor is None and self.store is None:  # only when we open it
             try:
                 self.store = Store.open(self.data_dir, create=False)
             except NothingYetError:  # nothing was ever stored: nothing to finish

@@ -174,7 +174,7 @@ def demo_source(base_url: str) -> Source:
                   max_depth=MAX_DEPTH, delay=0.0, language="en")
 
 
-def _crawl_step(base_url: str, data_dir: Path) -> dict:
+def _crawl_step(base_url: str, data_dir: Path) -> None:
     """Crawl, clean and index through the crawl command's own runner."""
     from corpus.lock import DataDirLock
     from crawler.run import CrawlConfig
@@ -190,4 +190,3 @@ def _crawl_step(base_url: str, data_dir: Path) -> dict:
     reasons = ", ".join(f"{n} {why}" for why, n in sorted(summary.get("skip_reasons", {}).items()))
     if reasons:
         info(f"demo: skipped URLs: {reasons}")
-    return summary
