@@ -59,20 +59,27 @@ def cli() -> Callable[..., Result]:
     return run
 
 
+# The console entry point as a command line, for tests that start `aesthetics` themselves.
+AESTHETICS = [sys.executable, "-c", "from search_cli.main import main; main()"]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of an `aesthetics` child process: this checkout first on PYTHONPATH,
+    no data dir inherited from the caller, plus ``extra``."""
+    env = dict(os.environ)
+    env.pop("AESTHETICS_DATA_DIR", None)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
 def run_aesthetics(*args: str, data_dir: Path | None = None, timeout: float = 300,
                    env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
     """Run the real console entry point in a subprocess (needed for crawls: Twisted's reactor
     cannot be restarted inside one test process)."""
-    full_env = dict(os.environ)
-    full_env.pop("AESTHETICS_DATA_DIR", None)
-    full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
-    if env:
-        full_env.update(env)
-    cmd = [sys.executable, "-c", "from search_cli.main import main; main()", *args]
-    if data_dir is not None:
-        cmd[3:3] = ["--data-dir", str(data_dir)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env,
-                          input=input)
+    where = ["--data-dir", str(data_dir)] if data_dir is not None else []
+    return subprocess.run([*AESTHETICS, *where, *args], capture_output=True, text=True,
+                          timeout=timeout, env=child_env(**(env or {})), input=input)
 
 
 @pytest.fixture

@@ -8,13 +8,12 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from corpus.store import Store
 from crawler.siteserver import SiteServer
-from tests.conftest import REPO
+from tests.conftest import AESTHETICS, child_env
 
 N_ARTICLES = 30
 PARAGRAPH = ("Swelling after the procedure settles over several weeks, and the surgeon reviews "
@@ -70,12 +69,9 @@ def count_while_crawling(data_dir: Path) -> int:
 def kill_crawl_when_stored(data_dir: Path, server: SiteServer, at_least: int) -> None:
     """Start `aesthetics crawl` of ``server`` and SIGKILL it once ``at_least`` pages are
     stored; fail if it ends first or never gets there."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("AESTHETICS_DATA_DIR", None)
-    cmd = [sys.executable, "-c", "from search_cli.main import main; main()",
-           "--data-dir", str(data_dir), "crawl", server.url("/"), "--delay", "0",
+    cmd = [*AESTHETICS, "--data-dir", str(data_dir), "crawl", server.url("/"), "--delay", "0",
            "--no-index", "-q"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     try:
         while count_while_crawling(data_dir) < at_least:

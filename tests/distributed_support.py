@@ -5,7 +5,6 @@ readers of what they stored and requested. Processes started here are recorded i
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from corpus import Store
-from tests.conftest import REPO, run_aesthetics
+from tests.conftest import AESTHETICS, child_env, run_aesthetics
 
 PAGES = 36
 SPAWNED: list[subprocess.Popen] = []  # killed after each test if still running
@@ -45,13 +44,6 @@ def make_site(root: Path, pages: int = PAGES, delay: float = 0.0) -> Path:
         (root / "_routes.json").write_text(json.dumps(
             {"/articles/": {"prefix": True, "delay": delay}}))
     return root
-
-
-def child_env() -> dict:
-    env = dict(os.environ)
-    env.pop("AESTHETICS_DATA_DIR", None)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
 
 
 def start_seeder(start_url: str, data_dir: Path, redis_url: str, *, idle_exit: float = 2,
@@ -86,10 +78,20 @@ def start_seeder(start_url: str, data_dir: Path, redis_url: str, *, idle_exit: f
 
 def start_worker(data_dir: Path, redis_url: str, *, idle_exit: float | None = 2
                  ) -> subprocess.Popen:
-    args = [sys.executable, "-c", "from search_cli.main import main; main()", "worker",
+    args = [*AESTHETICS, "worker",
             "--redis", redis_url, "--data-dir", str(data_dir), "--format", "json"]
     if idle_exit is not None:
         args += ["--idle-exit", str(idle_exit)]
+    proc = subprocess.Popen(args, env=child_env(), text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    SPAWNED.append(proc)
+    return proc
+
+
+def start_crawl(start_url: str, data_dir: Path, redis_url: str) -> subprocess.Popen:
+    """The real `aesthetics crawl URL --redis URL` (seed, then work until the queue is dry)."""
+    args = [*AESTHETICS, "--data-dir", str(data_dir), "crawl", start_url, "--redis", redis_url,
+            "--delay", "0", "--idle-exit", "2", "--no-index", "-q", "--format", "json"]
     proc = subprocess.Popen(args, env=child_env(), text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     SPAWNED.append(proc)

@@ -13,8 +13,6 @@ import json
 import pickle
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,12 +25,11 @@ from tests.conftest import run_aesthetics
 from tests.distributed_support import (
     ALL_PATHS,
     PAGES,
-    SPAWNED,
-    child_env,
     corpus_pages,
     finish,
     make_site,
     page_requests,
+    start_crawl,
     start_worker,
     worker_lines,
 )
@@ -40,17 +37,6 @@ from tests.distributed_support import (
 pytestmark = pytest.mark.usefixtures("no_stray_processes")
 
 SERVER_DELAY = 0.3  # per article: 37 pages at concurrency 2 take ~6 s, room to kill mid-way
-
-
-def start_crawl(start_url: str, data_dir: Path, redis_url: str) -> subprocess.Popen:
-    """The real `aesthetics crawl URL --redis URL` (seed, then work until the queue is dry)."""
-    args = [sys.executable, "-c", "from search_cli.main import main; main()", "--data-dir",
-            str(data_dir), "crawl", start_url, "--redis", redis_url, "--delay", "0",
-            "--idle-exit", "2", "--no-index", "-q", "--format", "json"]
-    proc = subprocess.Popen(args, env=child_env(), text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    SPAWNED.append(proc)
-    return proc
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 30) -> None:

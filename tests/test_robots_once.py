@@ -10,14 +10,13 @@ a real local server whose request log is the evidence.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from corpus.store import Store
 from crawler.siteserver import SiteServer
-from tests.conftest import REPO, run_aesthetics
+from tests.conftest import child_env, run_aesthetics
 
 ARTICLE = "<html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
 
@@ -68,11 +67,10 @@ def _crawl_py(server: SiteServer, data_dir: Path, **settings: object) -> None:
         "                     retries=0, settings=extra)\n"
         "report = crawl(config, Path(data))\n"
         "sys.exit(0 if report.outcome == 'ok' else 1)\n")
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     data_dir.mkdir(parents=True, exist_ok=True)
     done = subprocess.run([sys.executable, "-c", code, server.url("/"), str(data_dir),
                            json.dumps(settings)], capture_output=True, text=True, timeout=120,
-                          env=env)
+                          env=child_env())
     assert done.returncode == 0, done.stderr
 
 
