@@ -454,7 +454,7 @@ def _imported_modules(*args: str, data_dir: Path) -> set[str]:
 
 
 def test_search_never_imports_the_crawl_stack(indexed: Path) -> None:
-    crawl_stack = ("scrapy", "twisted", "trafilatura")
+    crawl_stack = ("scrapy", "twisted", "trafilatura", "py3langid")
     for args in (("search", "rhinoplasty"), ("search", "--help"), ("show", "rhino-recovery")):
         loaded = _imported_modules(*args, data_dir=indexed)
         assert "search_cli.commands.search" in loaded

@@ -8,8 +8,6 @@ tests check both that each sample is named and that scraps too small to judge ar
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -86,10 +84,3 @@ def test_markup_language_still_wins_over_detection() -> None:
     html = (f'<html lang="es-ES"><head><title>Rinoplastia</title></head><body><article>'
             f"<h1>Rinoplastia</h1>{paragraphs}</article></body></html>")
     assert clean(html, "https://estetica.example/rinoplastia.html").language == "es"
-
-
-def test_search_start_up_does_not_import_the_language_model() -> None:
-    code = "import sys, search_cli.commands.search; print('py3langid' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=Path(__file__).parent.parent, check=True)
-    assert result.stdout.strip() == "False"
