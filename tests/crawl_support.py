@@ -13,7 +13,7 @@ from pathlib import Path
 
 from corpus.store import Store
 from crawler.siteserver import SiteServer
-from tests.conftest import AESTHETICS, child_env
+from tests.conftest import AESTHETICS, child_env, run_aesthetics
 
 N_ARTICLES = 30
 PARAGRAPH = ("Swelling after the procedure settles over several weeks, and the surgeon reviews "
@@ -82,3 +82,26 @@ def kill_crawl_when_stored(data_dir: Path, server: SiteServer, at_least: int) ->
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         proc.stderr.close()
+
+
+ARTICLE = "<html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
+
+
+def write_page(path: Path, title: str, body: str = "<p>Recovery after the procedure.</p>"
+               ) -> None:
+    """A small article page at ``path`` (parents created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(ARTICLE.format(title=title, body=body), encoding="utf-8")
+
+
+def gets(requests: list[dict], path: str) -> int:
+    """How many GETs of ``path`` a site server's request log holds."""
+    return sum(1 for r in requests if r["path"] == path and r["method"] == "GET")
+
+
+def crawl_json(server: SiteServer, data_dir: Path, *extra: str) -> dict:
+    """`aesthetics crawl` of ``server`` (no delay, no index); its JSON summary."""
+    done = run_aesthetics("crawl", server.url("/"), "--delay", "0", "--no-index",
+                          "--format", "json", *extra, data_dir=data_dir, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

@@ -7,14 +7,19 @@ exactly once, none fetched twice.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from corpus.store import Store
 from crawler.siteserver import SiteServer
 from tests.conftest import run_aesthetics
-from tests.crawl_support import N_ARTICLES, kill_crawl_when_stored, make_site, stored_urls
+from tests.crawl_support import (
+    N_ARTICLES,
+    crawl_json,
+    kill_crawl_when_stored,
+    make_site,
+    stored_urls,
+)
 
 
 def _make_small_site(root: Path, name: str, pages: int = 3) -> None:
@@ -28,13 +33,6 @@ def _make_small_site(root: Path, name: str, pages: int = 3) -> None:
         "<html><head><title>home</title></head><body>"
         + "".join(f'<a href="/p/{i}.html">page {i}</a> ' for i in range(pages))
         + "</body></html>", encoding="utf-8")
-
-
-def _crawl(server: SiteServer, data_dir: Path, *extra: str) -> dict:
-    done = run_aesthetics("crawl", server.url("/"), "--delay", "0", "--no-index",
-                          "--format", "json", *extra, data_dir=data_dir, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def _site_name(server: SiteServer) -> str:
@@ -67,13 +65,13 @@ def test_killed_crawl_of_a_survives_a_fresh_crawl_of_b(tmp_path: Path, site_serv
 
     # B from scratch (--fresh clears B's frontier, and only B's), then B again (resume path).
     for extra in (("--fresh",), ()):
-        summary_b = _crawl(server_b, data_dir, *extra)
+        summary_b = crawl_json(server_b, data_dir, *extra)
         assert summary_b["outcome"] == "ok" and summary_b["resumed"] == 0
         assert summary_b["queued_left"] == 0  # B's own queue; A's is not B's business
         assert _queued(data_dir, site_a) == queue_a
     assert len(_pages_requested(server_b)) == 2 * 4  # home + 3 pages, each crawl from scratch
 
-    summary_a = _crawl(server_a, data_dir)
+    summary_a = crawl_json(server_a, data_dir)
     assert summary_a["outcome"] == "ok" and summary_a["resumed"] == len(queue_a)
     refetched = {server_a.url(p) for p in _pages_requested(server_a, killed_at)} & stored_a
     assert refetched == set()
@@ -93,11 +91,11 @@ def test_capped_crawl_of_a_survives_a_refresh_of_b(tmp_path: Path, site_server) 
     site_a = _site_name(server_a)
     data_dir = tmp_path / "data"
 
-    first_a = _crawl(server_a, data_dir, "--max-pages", "10")
+    first_a = crawl_json(server_a, data_dir, "--max-pages", "10")
     assert first_a["queued_left"] > 0
     queue_a = _queued(data_dir, site_a)
     assert len(queue_a) == first_a["queued_left"]
-    _crawl(server_b, data_dir)
+    crawl_json(server_b, data_dir)
     assert _queued(data_dir, site_a) == queue_a
 
     sources_b = tmp_path / "b.toml"
@@ -108,7 +106,7 @@ def test_capped_crawl_of_a_survives_a_refresh_of_b(tmp_path: Path, site_server) 
     assert refreshed.returncode == 0, refreshed.stderr
     assert _queued(data_dir, site_a) == queue_a
 
-    second_a = _crawl(server_a, data_dir)
+    second_a = crawl_json(server_a, data_dir)
     assert second_a["resumed"] == len(queue_a) and second_a["queued_left"] == 0
     paths = _pages_requested(server_a)
     assert len(paths) == len(set(paths)) == N_ARTICLES + 1  # continued, nothing fetched twice

@@ -13,37 +13,21 @@ import json
 from pathlib import Path
 
 from corpus.store import Store
-from crawler.siteserver import SiteServer
 from tests.conftest import run_aesthetics
+from tests.crawl_support import crawl_json, gets, write_page
 
-ARTICLE = "<html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
 TOLERANCE = 0.1  # seconds: the server stamps answers, not arrivals
-
-
-def _page(path: Path, title: str, body: str = "<p>Swelling after a facelift.</p>") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(ARTICLE.format(title=title, body=body), encoding="utf-8")
 
 
 def _make_site(root: Path, robots: str | None) -> None:
     """Home links to two articles and a private page robots.txt may forbid."""
-    _page(root / "index.html", "Clinic", '<a href="/p/0.html">0</a> <a href="/p/1.html">1</a>'
+    write_page(root / "index.html", "Clinic", '<a href="/p/0.html">0</a> <a href="/p/1.html">1</a>'
           ' <a href="/private/notes.html">notes</a>')
-    _page(root / "p" / "0.html", "Brow lift recovery")
-    _page(root / "p" / "1.html", "Rhinoplasty swelling")
-    _page(root / "private" / "notes.html", "Internal notes")
+    write_page(root / "p" / "0.html", "Brow lift recovery")
+    write_page(root / "p" / "1.html", "Rhinoplasty swelling")
+    write_page(root / "private" / "notes.html", "Internal notes")
     if robots is not None:
         (root / "robots.txt").write_text(robots, encoding="utf-8")
-
-
-def _gets(requests: list[dict], path: str) -> int:
-    return sum(1 for r in requests if r["path"] == path and r["method"] == "GET")
-
-
-def _crawl(server: SiteServer, data_dir: Path) -> None:
-    done = run_aesthetics("crawl", server.url("/"), "--delay", "0", "--no-index", "-q",
-                          data_dir=data_dir, timeout=120)
-    assert done.returncode == 0, done.stderr
 
 
 def _refresh(data_dir: Path) -> dict:
@@ -59,8 +43,8 @@ def test_refresh_asks_for_robots_txt_once_and_still_obeys_it(tmp_path: Path,
     _make_site(root, "User-agent: *\nAllow: /\n")
     server = site_server(root)
     data_dir = tmp_path / "data"
-    _crawl(server, data_dir)
-    assert _gets(server.requests(), "/private/notes.html") == 1
+    crawl_json(server, data_dir, "-q")
+    assert gets(server.requests(), "/private/notes.html") == 1
 
     # Now robots.txt forbids /private/ and names a sitemap listing a page nothing links to.
     (root / "robots.txt").write_text(
@@ -69,15 +53,15 @@ def test_refresh_asks_for_robots_txt_once_and_still_obeys_it(tmp_path: Path,
     (root / "maps" / "all.xml").write_text(
         '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
         f"<url><loc>{server.url('/p/2.html')}</loc></url></urlset>", encoding="utf-8")
-    _page(root / "p" / "2.html", "Only in the sitemap")
+    write_page(root / "p" / "2.html", "Only in the sitemap")
     mark = len(server.requests())
 
     _refresh(data_dir)
 
     asked = server.requests()[mark:]
-    assert _gets(asked, "/robots.txt") == 1
-    assert _gets(asked, "/private/notes.html") == 0  # the rule read before the crawl holds
-    assert _gets(asked, "/p/2.html") == 1  # found through the robots.txt sitemap
+    assert gets(asked, "/robots.txt") == 1
+    assert gets(asked, "/private/notes.html") == 0  # the rule read before the crawl holds
+    assert gets(asked, "/p/2.html") == 1  # found through the robots.txt sitemap
     with Store.open(data_dir, create=False) as store:
         assert store.get_page(server.url("/p/2.html"), with_html=False) is not None
 
@@ -87,14 +71,14 @@ def test_refresh_with_missing_robots_txt_asks_once(tmp_path: Path, site_server) 
     _make_site(root, None)
     server = site_server(root)
     data_dir = tmp_path / "data"
-    _crawl(server, data_dir)
+    crawl_json(server, data_dir, "-q")
     mark = len(server.requests())
 
     _refresh(data_dir)
 
     asked = server.requests()[mark:]
-    assert _gets(asked, "/robots.txt") == 1
-    assert _gets(asked, "/private/notes.html") == 1  # a 404 robots.txt forbids nothing
+    assert gets(asked, "/robots.txt") == 1
+    assert gets(asked, "/private/notes.html") == 1  # a 404 robots.txt forbids nothing
 
 
 def test_refresh_keeps_the_crawl_delay_of_a_robots_txt_read_before_the_crawl(
@@ -103,7 +87,7 @@ def test_refresh_keeps_the_crawl_delay_of_a_robots_txt_read_before_the_crawl(
     _make_site(root, "User-agent: *\nDisallow: /private/\n")
     server = site_server(root)
     data_dir = tmp_path / "data"
-    _crawl(server, data_dir)  # fast: no Crawl-delay yet
+    crawl_json(server, data_dir, "-q")  # fast: no Crawl-delay yet
     (root / "robots.txt").write_text("User-agent: *\nCrawl-delay: 1\nDisallow: /private/\n",
                                      encoding="utf-8")
     mark = len(server.requests())
@@ -111,7 +95,7 @@ def test_refresh_keeps_the_crawl_delay_of_a_robots_txt_read_before_the_crawl(
     _refresh(data_dir)
 
     asked = sorted(server.requests()[mark:], key=lambda r: r["time"])
-    assert _gets(asked, "/robots.txt") == 1
+    assert gets(asked, "/robots.txt") == 1
     netloc = server.url("/").split("/")[2]
     # The planning step asks for robots.txt and the default /sitemap.xml; every request of
     # the crawl after it keeps the site's gap.
@@ -132,7 +116,7 @@ def test_refresh_leaves_a_failing_robots_txt_to_the_crawls_retries(tmp_path: Pat
     _make_site(root, None)
     server = site_server(root)
     data_dir = tmp_path / "data"
-    _crawl(server, data_dir)
+    crawl_json(server, data_dir, "-q")
     (root / "_routes.json").write_text(json.dumps({"/robots.txt": {"status": 503}}),
                                        encoding="utf-8")
     mark = len(server.requests())
@@ -140,5 +124,5 @@ def test_refresh_leaves_a_failing_robots_txt_to_the_crawls_retries(tmp_path: Pat
     _refresh(data_dir)
 
     asked = server.requests()[mark:]
-    assert _gets(asked, "/robots.txt") == 1 + 3  # planning, then the crawl's try and 2 retries
-    assert _gets(asked, "/p/0.html") == 1
+    assert gets(asked, "/robots.txt") == 1 + 3  # planning, then the crawl's try and 2 retries
+    assert gets(asked, "/p/0.html") == 1

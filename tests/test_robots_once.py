@@ -17,13 +17,7 @@ from pathlib import Path
 from corpus.store import Store
 from crawler.siteserver import SiteServer
 from tests.conftest import child_env, run_aesthetics
-
-ARTICLE = "<html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
-
-
-def _page(path: Path, title: str, body: str = "<p>Recovery after the procedure.</p>") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(ARTICLE.format(title=title, body=body), encoding="utf-8")
+from tests.crawl_support import crawl_json, gets, write_page
 
 
 def _sitemap(path: Path, urls: list[str]) -> None:
@@ -37,23 +31,12 @@ def _sitemap(path: Path, urls: list[str]) -> None:
 def _make_site(root: Path, robots: str | None) -> None:
     """Home links to one article; ``/hidden/only.html`` is reachable through the sitemap
     that robots.txt names (``/maps/hidden.xml``, not the default ``/sitemap.xml``) only."""
-    _page(root / "index.html", "Clinic", '<a href="/articles/botox.html">Botox</a>')
-    _page(root / "articles" / "botox.html", "Botox basics")
-    _page(root / "hidden" / "only.html", "Only in the sitemap")
-    _page(root / "hidden" / "second.html", "Added later")
+    write_page(root / "index.html", "Clinic", '<a href="/articles/botox.html">Botox</a>')
+    write_page(root / "articles" / "botox.html", "Botox basics")
+    write_page(root / "hidden" / "only.html", "Only in the sitemap")
+    write_page(root / "hidden" / "second.html", "Added later")
     if robots is not None:
         (root / "robots.txt").write_text(robots, encoding="utf-8")
-
-
-def _gets(server: SiteServer, path: str) -> int:
-    return sum(1 for r in server.requests() if r["path"] == path and r["method"] == "GET")
-
-
-def _crawl_cli(server: SiteServer, data_dir: Path) -> dict:
-    done = run_aesthetics("crawl", server.url("/"), "--delay", "0", "--no-index",
-                          "--format", "json", data_dir=data_dir, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def _crawl_py(server: SiteServer, data_dir: Path, **settings: object) -> None:
@@ -87,19 +70,19 @@ def test_robots_sitemap_is_followed_with_one_robots_request_per_crawl(
     _sitemap(root / "maps" / "hidden.xml", [server.url("/hidden/only.html")])
     data_dir = tmp_path / "data"
 
-    report = _crawl_cli(server, data_dir)
+    report = crawl_json(server, data_dir)
     assert report["pages_stored"] == 3
-    assert _gets(server, "/hidden/only.html") == 1
-    assert _gets(server, "/maps/hidden.xml") == 1
-    assert _gets(server, "/robots.txt") == 1
+    assert gets(server.requests(), "/hidden/only.html") == 1
+    assert gets(server.requests(), "/maps/hidden.xml") == 1
+    assert gets(server.requests(), "/robots.txt") == 1
 
     # A second crawl of the same data dir: the home page and the sitemap's first page are
     # done, yet robots.txt is still read (once) and its sitemap yields the new page.
     _sitemap(root / "maps" / "hidden.xml",
              [server.url("/hidden/only.html"), server.url("/hidden/second.html")])
-    _crawl_cli(server, data_dir)
-    assert _gets(server, "/hidden/second.html") == 1
-    assert _gets(server, "/robots.txt") == 2
+    crawl_json(server, data_dir)
+    assert gets(server.requests(), "/hidden/second.html") == 1
+    assert gets(server.requests(), "/robots.txt") == 2
     assert {"/hidden/only.html", "/hidden/second.html"} <= _stored(data_dir, server)
 
 
@@ -111,9 +94,9 @@ def test_without_robots_obey_robots_txt_is_fetched_for_its_sitemaps_only(
     _sitemap(root / "maps" / "hidden.xml", [server.url("/hidden/only.html")])
 
     _crawl_py(server, tmp_path / "data", ROBOTSTXT_OBEY=False)
-    assert _gets(server, "/robots.txt") == 1
-    assert _gets(server, "/hidden/only.html") == 1
-    assert _gets(server, "/articles/botox.html") == 1  # Disallow not obeyed, as configured
+    assert gets(server.requests(), "/robots.txt") == 1
+    assert gets(server.requests(), "/hidden/only.html") == 1
+    assert gets(server.requests(), "/articles/botox.html") == 1  # Disallow not obeyed, as configured
 
 
 def test_missing_or_failing_robots_txt_is_asked_once_and_names_no_sitemap(
@@ -129,10 +112,10 @@ def test_missing_or_failing_robots_txt_is_asked_once_and_names_no_sitemap(
         server = site_server(root, name=name)
         _sitemap(root / "maps" / "hidden.xml", [server.url("/hidden/only.html")])
         _crawl_py(server, tmp_path / f"data-{name}")
-        assert _gets(server, "/robots.txt") == 1, name
-        assert _gets(server, "/articles/botox.html") == 1, name
-        assert _gets(server, "/maps/hidden.xml") == 0, name
-        assert _gets(server, "/hidden/only.html") == 0, name
+        assert gets(server.requests(), "/robots.txt") == 1, name
+        assert gets(server.requests(), "/articles/botox.html") == 1, name
+        assert gets(server.requests(), "/maps/hidden.xml") == 0, name
+        assert gets(server.requests(), "/hidden/only.html") == 0, name
 
 
 def test_a_slow_robots_txt_does_not_hold_back_another_site(tmp_path: Path, site_server) -> None:
