@@ -398,14 +398,15 @@ def breadcrumb_of(tree: HtmlElement, items: list[dict], crumb_elements: list[Htm
     named += [el for el in tree.xpath("//nav[@aria-label]")
               if "crumb" in el.get("aria-label", "").lower()]
     for el in named[:3]:
-        anchors = [a for a in el.xpath(".//a") if text_of(a)]
-        links = [text_of(a) for a in anchors]
+        named_anchors = [(a, t) for a in el.xpath(".//a") if (t := text_of(a))]
+        anchors = [a for a, _ in named_anchors]
+        links = [t for _, t in named_anchors]
         full = text_of(el)
-        lis = [li for li in el.xpath(".//li[not(.//li)]") if text_of(li)]
+        lis = [(li, t) for li in el.xpath(".//li[not(.//li)]") if (t := text_of(li))]
         if len(lis) >= 2:  # <ol><li>Home</li><li>Section</li><li>This page</li></ol>
-            if not lis[-1].xpath(".//a"):
+            if not lis[-1][0].xpath(".//a"):
                 lis = lis[:-1]  # the unlinked last crumb is the page itself, not a section
-            return [text_of(li) for li in lis]
+            return [t for _, t in lis]
         if links:
             parts = boilerplate.crumbs_of(full) if boilerplate.is_breadcrumb_line(full) else []
             if not parts or len(parts) < len(links):

@@ -288,7 +288,7 @@ class TermAtATime:
                     raw = np.asarray(m._data[0], dtype=np.int64)
                     ids.append((raw if m._byteids else np.cumsum(raw)) + offset)
                     m._read_weights()
-                    weights.append(np.asarray(m._weights, dtype=np.float64))
+                    weights.append(np.asarray(m._weights, dtype=np.float32))
                     m._next_block()
             else:  # small inlined posting lists
                 local_ids, local_w = [], []
@@ -317,9 +317,9 @@ class TermAtATime:
             q = leaf.query
             if isinstance(q, Term):
                 ids, tf32 = self._postings(q.fieldname, q.text)
-                tf = tf32.astype(np.float64)
                 if not ids.size:
                     continue
+                tf = tf32.astype(np.float64)
                 b = p.title_b if q.fieldname == "title" else p.b
                 idf = searcher.idf(q.fieldname, q.text)
                 avg = searcher.avg_field_length(q.fieldname) or 1
