@@ -177,9 +177,9 @@ class SiteSpider(scrapy.Spider):
                     answer = self._reusable_robots(netloc_of(base))
                     if answer is None:
                         yield self._aux_request(base + "/robots.txt", source.name, "robots")
-                    elif answer.status == 200:
-                        for request in self._sitemap_requests(
-                                _protego_sitemaps(answer.body), answer.url, source.name):
+                    else:
+                        for request in self._robots_body_sitemaps(
+                                answer.status, answer.body, answer.url, source.name):
                             yield request
                     continue
                 for request in await self._sitemaps_from_robots(robots, base, source.name):
@@ -347,10 +347,15 @@ class SiteSpider(scrapy.Spider):
     # ------------------------------------------------------------------ robots & sitemaps
     def parse_robots(self, response: Response) -> Iterator[Request]:
         """robots.txt fetched by the spider itself: only when robots.txt is not obeyed."""
-        if response.status != 200:
-            return
-        yield from self._sitemap_requests(_protego_sitemaps(response.body), response.url,
-                                          response.meta["source"])
+        yield from self._robots_body_sitemaps(response.status, response.body, response.url,
+                                              response.meta["source"])
+
+    def _robots_body_sitemaps(self, status: int, body: bytes, robots_url: str,
+                              source: str) -> Iterator[Request]:
+        """Sitemap requests for the ``Sitemap:`` lines of a robots.txt answer (a 200 only:
+        an error page's text is not the site's robots.txt)."""
+        if status == 200:
+            yield from self._sitemap_requests(_protego_sitemaps(body), robots_url, source)
 
     def _sitemap_requests(self, urls: list[str], robots_url: str,
                           source: str) -> Iterator[Request]:
