@@ -172,7 +172,10 @@ class _Versions:
         if pending:
             store.mark_indexed(pending, when=when)
 
-    def close(self) -> None:
+    def __enter__(self) -> _Versions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self._file.close()
 
 
@@ -247,8 +250,7 @@ def _incremental(store: Store, ix, live: Path, say: Callable[[str], None],
     dup.save(live)
     del dup
     added = updated = deleted = 0
-    versions = _Versions(live.parent)
-    try:
+    with _Versions(live.parent) as versions:
         if pending:
             with ix.searcher() as searcher:
                 writer = ix.writer(limitmb=WRITER_MB)
@@ -271,8 +273,6 @@ def _incremental(store: Store, ix, live: Path, say: Callable[[str], None],
                     writer.cancel()
                     raise
         versions.mark(store, when)
-    finally:
-        versions.close()
     return IndexReport(added, updated, deleted, _live_documents(live), time.monotonic() - started,
                        False)
 
@@ -287,43 +287,41 @@ def _rebuild(store: Store, root: Path, live: Path | None, say: Callable[[str], N
     store.set_dup_groups(dup.update((doc.id, doc.text) for doc in store.iter_documents()))
     target = _next_version(root)
     target.mkdir()
-    versions = _Versions(root)
-    try:
-        # saved before indexing, so the signatures are not held while Whoosh's pool fills up;
-        # a failed build removes the whole version directory, a killed one is never pointed at
-        dup.save(target)
-        del dup
-        ix = whoosh_index.create_in(str(target), build_schema())
-        writer = ix.writer(limitmb=WRITER_MB)
-        added = deleted = 0
+    with _Versions(root) as versions:
         try:
-            for doc in store.iter_documents(include_deleted=True):
-                versions.add(doc)
-                if doc.deleted:
-                    deleted += doc.indexed_at is None or doc.indexed_at < (doc.updated_at or "")
-                    continue
-                writer.add_document(**index_fields(doc))
-                added += 1
-                if added % 1000 == 0:
-                    say(f"indexed {added} documents")
-            say("committing")
-            writer.commit()
-        except BaseException:
+            # saved before indexing, so the signatures are not held while Whoosh's pool fills
+            # up; a failed build removes the whole version directory, a killed one is never
+            # pointed at
+            dup.save(target)
+            del dup
+            ix = whoosh_index.create_in(str(target), build_schema())
+            writer = ix.writer(limitmb=WRITER_MB)
+            added = deleted = 0
             try:
-                writer.cancel()
-            except OSError:
-                pass  # a full disk fails the cancel too; the half-written version goes anyway
+                for doc in store.iter_documents(include_deleted=True):
+                    versions.add(doc)
+                    if doc.deleted:
+                        deleted += (doc.indexed_at is None
+                                    or doc.indexed_at < (doc.updated_at or ""))
+                        continue
+                    writer.add_document(**index_fields(doc))
+                    added += 1
+                    if added % 1000 == 0:
+                        say(f"indexed {added} documents")
+                say("committing")
+                writer.commit()
+            except BaseException:
+                try:
+                    writer.cancel()
+                except OSError:
+                    pass  # a full disk fails the cancel too; the half-written version goes
+                raise
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
             raise
-    except BaseException:
-        versions.close()
-        shutil.rmtree(target, ignore_errors=True)
-        raise
-    try:
         say("swapping in the new index")
         _point_at(root, target)
         _prune_versions(root, [target, live])
         versions.mark(store, when)
-    finally:
-        versions.close()
     return IndexReport(added, 0, deleted, _live_documents(target), time.monotonic() - started,
                        True)
